@@ -1,0 +1,229 @@
+//! PUBLISH and its acknowledgements PUBACK, PUBREC, PUBREL, PUBCOMP (MQTT 5 §3.3–§3.7).
+
+use core::num::NonZeroU16;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
+
+use crate::error::{DecodeError, EncodeError};
+use crate::properties::{self, AckProperties, Props, PublishProperties, Trim};
+use crate::reason::{PubAckReasonCode, PubRelReasonCode};
+use crate::types::{PacketType, ProtocolVersion, QoS, QosPid};
+use crate::wire::{field_len, put_field, Reader};
+
+/// PUBLISH: an application message. Topic and payload are slices of the received frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// DUP: this may be a re-delivery (QoS > 0 only).
+    pub dup: bool,
+    /// QoS with its packet identifier.
+    pub qos_pid: QosPid,
+    /// RETAIN.
+    pub retain: bool,
+    /// Topic Name; empty only when a topic alias stands for it (MQTT 5).
+    pub topic: ByteString,
+    /// MQTT 5 properties; empty on v3.
+    pub properties: PublishProperties,
+    /// Application payload.
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// The first header byte: type, DUP, QoS, RETAIN.
+    #[inline]
+    pub(crate) fn header_byte(&self) -> u8 {
+        ((PacketType::Publish as u8) << 4)
+            | (u8::from(self.dup) << 3)
+            | ((self.qos_pid.qos() as u8) << 1)
+            | u8::from(self.retain)
+    }
+
+    #[inline]
+    pub(crate) fn read(r: &mut Reader<'_>, flags: u8) -> Result<Self, DecodeError> {
+        let dup = flags & 0x08 != 0;
+        let retain = flags & 0x01 != 0;
+        // [MQTT-3.3.1-4] QoS 3 is malformed.
+        let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(DecodeError::PublishQos3)?;
+        // [MQTT-3.3.1-2] DUP must be 0 on QoS 0.
+        if dup && qos == QoS::AtMostOnce {
+            return Err(DecodeError::DupOnQos0);
+        }
+        let (topic, wild) = r.string_wild()?;
+        // [MQTT-3.3.2-2] a topic name must not contain wildcard characters.
+        if wild {
+            return Err(DecodeError::TopicNameWildcard);
+        }
+        let qos_pid = match qos {
+            QoS::AtMostOnce => QosPid::AtMostOnce,
+            // [MQTT-2.2.1-3] QoS > 0 carries a non-zero packet identifier.
+            QoS::AtLeastOnce => QosPid::AtLeastOnce(r.packet_id()?),
+            QoS::ExactlyOnce => QosPid::ExactlyOnce(r.packet_id()?),
+        };
+        let properties = if r.opts.version.is_v5() {
+            properties::decode::<PublishProperties>(r, PacketType::Publish)?
+        } else {
+            PublishProperties::default()
+        };
+        // [MQTT-4.7.3-1] an empty topic name is only allowed with a topic alias (MQTT 5).
+        if topic.is_empty() && properties.topic_alias.is_none() {
+            return Err(DecodeError::TopicNameEmpty);
+        }
+        let payload = r.rest_bytes();
+        Ok(Self {
+            dup,
+            qos_pid,
+            retain,
+            topic,
+            properties,
+            payload,
+        })
+    }
+
+    #[inline]
+    pub(crate) fn body_len(&self, v: ProtocolVersion, trim: Trim) -> usize {
+        let mut n = field_len(self.topic.len()) + self.payload.len();
+        if self.qos_pid.packet_id().is_some() {
+            n += 2;
+        }
+        if v.is_v5() {
+            n += properties::wire_len(&self.properties, trim);
+        }
+        n
+    }
+
+    #[inline]
+    pub(crate) fn write_body(
+        &self,
+        v: ProtocolVersion,
+        buf: &mut BytesMut,
+        trim: Trim,
+    ) -> Result<(), EncodeError> {
+        put_field(buf, self.topic.as_bytes())?;
+        if let Some(pid) = self.qos_pid.packet_id() {
+            buf.put_u16(pid.get());
+        }
+        if v.is_v5() {
+            if self.properties.is_plain() {
+                buf.put_u8(0);
+            } else {
+                properties::write(&self.properties, buf, trim)?;
+            }
+        }
+        buf.put_slice(&self.payload);
+        Ok(())
+    }
+}
+
+/// A reason code type usable in a PUBACK-shaped acknowledgement.
+pub trait AckReason: Copy + Eq + core::fmt::Debug {
+    /// The success value, which may be left off the wire.
+    const SUCCESS: Self;
+    /// Parses the byte.
+    fn from_byte(v: u8) -> Option<Self>;
+    /// The wire byte.
+    fn byte(self) -> u8;
+}
+
+impl AckReason for PubAckReasonCode {
+    const SUCCESS: Self = Self::Success;
+    fn from_byte(v: u8) -> Option<Self> {
+        Self::from_u8(v)
+    }
+    fn byte(self) -> u8 {
+        self.as_u8()
+    }
+}
+
+impl AckReason for PubRelReasonCode {
+    const SUCCESS: Self = Self::Success;
+    fn from_byte(v: u8) -> Option<Self> {
+        Self::from_u8(v)
+    }
+    fn byte(self) -> u8 {
+        self.as_u8()
+    }
+}
+
+/// PUBACK, PUBREC, PUBREL and PUBCOMP share one shape: a packet identifier, and on MQTT 5 a
+/// reason code and properties that may be left off when they are Success and empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack<C> {
+    /// The identifier of the PUBLISH being acknowledged.
+    pub packet_id: NonZeroU16,
+    /// The outcome (MQTT 5; always success on v3).
+    pub reason_code: C,
+    /// MQTT 5 properties.
+    pub properties: AckProperties,
+}
+
+/// PUBACK (QoS 1 acknowledgement).
+pub type PubAck = Ack<PubAckReasonCode>;
+/// PUBREC (QoS 2, part 1).
+pub type PubRec = Ack<PubAckReasonCode>;
+/// PUBREL (QoS 2, part 2).
+pub type PubRel = Ack<PubRelReasonCode>;
+/// PUBCOMP (QoS 2, part 3).
+pub type PubComp = Ack<PubRelReasonCode>;
+
+impl<C: AckReason> Ack<C> {
+    /// A successful acknowledgement with no properties.
+    pub fn new(packet_id: NonZeroU16) -> Self {
+        Self {
+            packet_id,
+            reason_code: C::SUCCESS,
+            properties: AckProperties::default(),
+        }
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>, packet: PacketType) -> Result<Self, DecodeError> {
+        // [MQTT-2.2.1-3] acknowledged identifiers are non-zero too.
+        let packet_id = r.packet_id()?;
+        let mut ack = Self::new(packet_id);
+        if r.opts.version.is_v5() && !r.is_empty() {
+            let code = r.u8()?;
+            ack.reason_code =
+                C::from_byte(code).ok_or(DecodeError::InvalidReasonCode { packet, code })?;
+            if !r.is_empty() {
+                ack.properties = properties::decode(r, packet)?;
+            }
+        }
+        r.finish(packet)?;
+        Ok(ack)
+    }
+
+    pub(crate) fn body_len(&self, v: ProtocolVersion, trim: Trim) -> usize {
+        if !v.is_v5() {
+            return 2;
+        }
+        let props = self.properties.content_len(trim);
+        if props == 0 {
+            if self.reason_code == C::SUCCESS {
+                2
+            } else {
+                3
+            }
+        } else {
+            3 + properties::wire_len(&self.properties, trim)
+        }
+    }
+
+    pub(crate) fn write_body(
+        &self,
+        v: ProtocolVersion,
+        buf: &mut BytesMut,
+        trim: Trim,
+    ) -> Result<(), EncodeError> {
+        buf.put_u16(self.packet_id.get());
+        if !v.is_v5() {
+            return Ok(());
+        }
+        let props = self.properties.content_len(trim);
+        if props != 0 || self.reason_code != C::SUCCESS {
+            buf.put_u8(self.reason_code.byte());
+        }
+        if props != 0 {
+            properties::write(&self.properties, buf, trim)?;
+        }
+        Ok(())
+    }
+}
