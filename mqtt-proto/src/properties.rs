@@ -100,6 +100,14 @@ impl Trim {
         reason: false,
         user: false,
     };
+    pub(crate) const REASON: Self = Self {
+        reason: true,
+        user: false,
+    };
+    pub(crate) const REASON_AND_USER: Self = Self {
+        reason: true,
+        user: true,
+    };
 }
 
 /// A property set: parsed one property at a time, measured, written.

@@ -4,23 +4,56 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
+use crate::packets::AckReason;
 use crate::properties::{self, AuthProperties, DisconnectProperties, Props, Trim};
 use crate::reason::{AuthReasonCode, DisconnectReasonCode};
 use crate::types::{PacketType, ProtocolVersion};
 use crate::wire::Reader;
 
-/// DISCONNECT. On MQTT 3.x it has no body, and decodes as a normal disconnection.
+/// A packet made of a reason code and properties, both optional on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Disconnect {
-    /// Why the connection is closing (MQTT 5).
-    pub reason_code: DisconnectReasonCode,
+pub struct Reasoned<C, P> {
+    /// The reason code (MQTT 5; DISCONNECT on 3.x is always a normal disconnection).
+    pub reason_code: C,
     /// MQTT 5 properties.
-    pub properties: DisconnectProperties,
+    pub properties: P,
 }
+
+/// DISCONNECT. On MQTT 3.x it has no body, and decodes as a normal disconnection.
+pub type Disconnect = Reasoned<DisconnectReasonCode, DisconnectProperties>;
+
+/// AUTH: a step of extended authentication (MQTT 5 only).
+pub type Auth = Reasoned<AuthReasonCode, AuthProperties>;
 
 impl Default for DisconnectReasonCode {
     fn default() -> Self {
         Self::NormalDisconnection
+    }
+}
+
+impl Default for AuthReasonCode {
+    fn default() -> Self {
+        Self::Success
+    }
+}
+
+impl AckReason for DisconnectReasonCode {
+    const SUCCESS: Self = Self::NormalDisconnection;
+    fn from_byte(v: u8) -> Option<Self> {
+        Self::from_u8(v)
+    }
+    fn byte(self) -> u8 {
+        self.as_u8()
+    }
+}
+
+impl AckReason for AuthReasonCode {
+    const SUCCESS: Self = Self::Success;
+    fn from_byte(v: u8) -> Option<Self> {
+        Self::from_u8(v)
+    }
+    fn byte(self) -> u8 {
+        self.as_u8()
     }
 }
 
@@ -32,70 +65,52 @@ impl Disconnect {
             properties: DisconnectProperties::default(),
         }
     }
-
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let mut d = Self::default();
-        if r.opts.version.is_v5() && !r.is_empty() {
-            let code = r.u8()?;
-            d.reason_code =
-                DisconnectReasonCode::from_u8(code).ok_or(DecodeError::InvalidReasonCode {
-                    packet: PacketType::Disconnect,
-                    code,
-                })?;
-            if !r.is_empty() {
-                d.properties = properties::decode(r, PacketType::Disconnect)?;
-            }
-        }
-        r.finish(PacketType::Disconnect)?;
-        Ok(d)
-    }
-
-    pub(crate) fn body_len(&self, v: ProtocolVersion, trim: Trim) -> usize {
-        short_len(v, self.reason_code.as_u8(), &self.properties, trim)
-    }
-
-    pub(crate) fn write_body(
-        &self,
-        v: ProtocolVersion,
-        buf: &mut BytesMut,
-        trim: Trim,
-    ) -> Result<(), EncodeError> {
-        write_short(v, self.reason_code.as_u8(), &self.properties, buf, trim)
-    }
-}
-
-/// AUTH: a step of extended authentication (MQTT 5 only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Auth {
-    /// The step.
-    pub reason_code: AuthReasonCode,
-    /// Method, data, reason string, user properties.
-    pub properties: AuthProperties,
 }
 
 impl Auth {
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let mut a = Self {
-            reason_code: AuthReasonCode::Success,
-            properties: Default::default(),
+    /// An AUTH with this reason and no properties.
+    pub fn new(reason_code: AuthReasonCode) -> Self {
+        Self {
+            reason_code,
+            properties: AuthProperties::default(),
+        }
+    }
+}
+
+// Only crate-private methods live here, so the crate-private bound leaks nothing.
+#[allow(private_bounds)]
+impl<C: AckReason, P: Props> Reasoned<C, P> {
+    pub(crate) fn read(r: &mut Reader<'_>, packet: PacketType) -> Result<Self, DecodeError> {
+        let mut d = Self {
+            reason_code: C::SUCCESS,
+            properties: P::default(),
         };
-        if !r.is_empty() {
+        // AUTH never reaches here on 3.x: the fixed header check refuses it.
+        if r.opts.version.is_v5() && !r.is_empty() {
             let code = r.u8()?;
-            a.reason_code =
-                AuthReasonCode::from_u8(code).ok_or(DecodeError::InvalidReasonCode {
-                    packet: PacketType::Auth,
-                    code,
-                })?;
+            d.reason_code =
+                C::from_byte(code).ok_or(DecodeError::InvalidReasonCode { packet, code })?;
             if !r.is_empty() {
-                a.properties = properties::decode(r, PacketType::Auth)?;
+                d.properties = properties::decode(r, packet)?;
             }
         }
-        r.finish(PacketType::Auth)?;
-        Ok(a)
+        r.finish(packet)?;
+        Ok(d)
     }
 
+    /// Body length in the shortest form.
     pub(crate) fn body_len(&self, v: ProtocolVersion, trim: Trim) -> usize {
-        short_len(v, self.reason_code.as_u8(), &self.properties, trim)
+        if !v.is_v5() {
+            return 0;
+        }
+        match (
+            self.reason_code == C::SUCCESS,
+            self.properties.content_len(trim),
+        ) {
+            (true, 0) => 0,
+            (false, 0) => 1,
+            _ => 1 + properties::wire_len(&self.properties, trim),
+        }
     }
 
     pub(crate) fn write_body(
@@ -104,38 +119,16 @@ impl Auth {
         buf: &mut BytesMut,
         trim: Trim,
     ) -> Result<(), EncodeError> {
-        write_short(v, self.reason_code.as_u8(), &self.properties, buf, trim)
+        if !v.is_v5() {
+            return Ok(());
+        }
+        let props = self.properties.content_len(trim);
+        if self.reason_code != C::SUCCESS || props != 0 {
+            buf.put_u8(self.reason_code.byte());
+        }
+        if props != 0 {
+            properties::write(&self.properties, buf, trim)?;
+        }
+        Ok(())
     }
-}
-
-/// Body length of a reason-code-then-properties packet in its shortest form.
-fn short_len<P: Props>(v: ProtocolVersion, code: u8, p: &P, trim: Trim) -> usize {
-    if !v.is_v5() {
-        return 0;
-    }
-    match (code, p.content_len(trim)) {
-        (0, 0) => 0,
-        (_, 0) => 1,
-        _ => 1 + properties::wire_len(p, trim),
-    }
-}
-
-fn write_short<P: Props>(
-    v: ProtocolVersion,
-    code: u8,
-    p: &P,
-    buf: &mut BytesMut,
-    trim: Trim,
-) -> Result<(), EncodeError> {
-    if !v.is_v5() {
-        return Ok(());
-    }
-    let props = p.content_len(trim);
-    if code != 0 || props != 0 {
-        buf.put_u8(code);
-    }
-    if props != 0 {
-        properties::write(p, buf, trim)?;
-    }
-    Ok(())
 }

@@ -9,7 +9,7 @@ mod subscribe;
 use bytes::{BufMut, BytesMut};
 
 pub use connect::{ConnAck, Connect, LastWill};
-pub use control::{Auth, Disconnect};
+pub use control::{Auth, Disconnect, Reasoned};
 pub use publish::{Ack, AckReason, PubAck, PubComp, PubRec, PubRel, Publish};
 pub use subscribe::{
     RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
@@ -241,8 +241,10 @@ impl Packet {
                 r.finish(PacketType::PingResp)?;
                 Packet::PingResp
             }
-            PacketType::Disconnect => Packet::Disconnect(Disconnect::read(r)?),
-            PacketType::Auth => Packet::Auth(Auth::read(r)?),
+            PacketType::Disconnect => {
+                Packet::Disconnect(Disconnect::read(r, PacketType::Disconnect)?)
+            }
+            PacketType::Auth => Packet::Auth(Auth::read(r, PacketType::Auth)?),
         })
     }
 
@@ -345,9 +347,9 @@ impl Packet {
     /// Appends the packet to `buf` so that it fits the peer's Maximum Packet Size.
     ///
     /// When the whole packet is too large, the Reason String is left out, then the User
-    /// Properties too, as MQTT 5 allows for those diagnostics ([MQTT-3.1.2-25], e.g.
-    /// [MQTT-3.4.2-2], [MQTT-3.4.2-3]). PUBLISH and CONNECT are never trimmed: their user
-    /// properties are application data. If it still does not fit,
+    /// Properties too, as MQTT 5 allows for those diagnostics in CONNACK, the acks, DISCONNECT
+    /// and AUTH ([MQTT-3.1.2-25], e.g. [MQTT-3.4.2-2], [MQTT-3.4.2-3]). PUBLISH, CONNECT,
+    /// SUBSCRIBE and UNSUBSCRIBE are never trimmed: their user properties are application data. If it still does not fit,
     /// [`EncodeError::PacketTooLarge`] is returned and nothing is appended.
     pub fn encode_within(
         &self,
@@ -357,19 +359,20 @@ impl Packet {
     ) -> Result<(), EncodeError> {
         let v = self.wire_version(version);
         let max = max_packet_size as usize;
+        const DIAGNOSTICS: &[Trim] = &[Trim::NONE, Trim::REASON, Trim::REASON_AND_USER];
         let trims: &[Trim] = match self {
-            Packet::Publish(_) | Packet::Connect(_) => &[Trim::NONE],
-            _ => &[
-                Trim::NONE,
-                Trim {
-                    reason: true,
-                    user: false,
-                },
-                Trim {
-                    reason: true,
-                    user: true,
-                },
-            ],
+            // Diagnostics the spec lets a sender leave out to fit, e.g. [MQTT-3.2.2-19/20].
+            Packet::ConnAck(_)
+            | Packet::PubAck(_)
+            | Packet::PubRec(_)
+            | Packet::PubRel(_)
+            | Packet::PubComp(_)
+            | Packet::SubAck(_)
+            | Packet::UnsubAck(_)
+            | Packet::Disconnect(_)
+            | Packet::Auth(_) => DIAGNOSTICS,
+            // Application data: never trimmed.
+            _ => &[Trim::NONE],
         };
         let mut smallest = usize::MAX;
         for &trim in trims {

@@ -114,7 +114,7 @@ impl Publish {
     }
 }
 
-/// A reason code type usable in a PUBACK-shaped acknowledgement.
+/// A reason code whose success value may be left off the wire (acks, DISCONNECT, AUTH).
 pub trait AckReason: Copy + Eq + core::fmt::Debug {
     /// The success value, which may be left off the wire.
     const SUCCESS: Self;
