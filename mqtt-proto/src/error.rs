@@ -152,8 +152,9 @@ pub enum DecodeError {
     /// Reserved bits in the subscription options byte are set.
     #[error("[MQTT-3.8.3-5] reserved subscription option bits are set")]
     SubscriptionOptionsReserved,
-    /// Subscription options request QoS 3.
-    #[error("[MQTT-3.8.3-4] subscription requests QoS 3")]
+    /// Subscription options request QoS 3: a Protocol Error in MQTT 5 (§3.8.3.1), malformed in
+    /// 3.1.1 ([MQTT-3.8.3-4] of 3.1.1), where no reason code is sent.
+    #[error("[MQTT-3.8.3.1] subscription requests QoS 3")]
     SubscriptionQos3,
     /// Retain Handling 3.
     #[error("[MQTT-3.8.3.1] retain handling 3")]
@@ -196,6 +197,7 @@ impl DecodeError {
             | Self::ResponseTopicWildcard
             | Self::SubscribeWithoutFilters
             | Self::UnsubscribeWithoutFilters
+            | Self::SubscriptionQos3
             | Self::RetainHandling3
             | Self::NoLocalOnSharedSubscription
             | Self::AuthDataWithoutMethod
@@ -220,7 +222,6 @@ impl DecodeError {
             | Self::UnknownProperty(_)
             | Self::PropertyLengthMismatch
             | Self::SubscriptionOptionsReserved
-            | Self::SubscriptionQos3
             | Self::InvalidReasonCode { .. }
             | Self::EmptyAckList => ReasonCode::MALFORMED_PACKET,
         }

@@ -119,8 +119,23 @@ pub(crate) trait Props: Default {
 }
 
 /// Reads the property length and then every property inside it, exactly.
+#[inline]
 pub(crate) fn decode<P: Props>(r: &mut Reader<'_>, packet: PacketType) -> Result<P, DecodeError> {
     let len = r.varint()? as usize;
+    decode_content(r, len, packet)
+}
+
+/// Reads every property inside the next `len` bytes, exactly (the length was already read).
+#[inline]
+pub(crate) fn decode_content<P: Props>(
+    r: &mut Reader<'_>,
+    len: usize,
+    packet: PacketType,
+) -> Result<P, DecodeError> {
+    if len == 0 {
+        // The common case: no properties at all.
+        return Ok(P::default());
+    }
     if len > r.remaining() {
         return Err(DecodeError::PropertyLengthMismatch);
     }

@@ -362,3 +362,21 @@ impl SubAckReasonCode {
         }
     }
 }
+
+/// The value a packet carries when its reason code is left off the wire.
+macro_rules! reason_default {
+    ($($name:ident => $variant:ident),*) => {$(
+        impl Default for $name {
+            fn default() -> Self {
+                Self::$variant
+            }
+        }
+    )*};
+}
+
+reason_default!(
+    DisconnectReasonCode => NormalDisconnection,
+    AuthReasonCode => Success,
+    PubAckReasonCode => Success,
+    PubRelReasonCode => Success
+);

@@ -77,8 +77,72 @@ pub enum ControlChars {
 
 /// Checks one string's bytes against [MQTT-1.5.4-1..3] and the control-character policy, and
 /// optionally for topic wildcards. Returns whether a wildcard (`+` or `#`) was seen.
+///
+/// Strings of printable ASCII (U+0020..U+007E), nearly all topics and property strings, pass
+/// a word-at-a-time scan; anything else is checked byte by byte by [`check_utf8_exact`],
+/// which gives the same verdict for the printable-ASCII strings too.
 #[inline]
 pub(crate) fn check_utf8(s: &[u8], policy: ControlChars) -> Result<bool, DecodeError> {
+    match scan_printable_ascii(s) {
+        Some(wildcard) => Ok(wildcard),
+        None => check_utf8_exact(s, policy),
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero when some byte of `x` is zero. Exact as a yes/no answer (only the positions of
+/// the flags above the first zero byte may be wrong).
+#[inline(always)]
+const fn has_zero_byte(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Flags for one word: (some byte is outside U+0020..U+007E, some byte is `+` or `#`).
+///
+/// A byte >= 0x80 sets the first flag through `x & HIGHS`. When every byte is below 0x80,
+/// `(x - 0x20..) & !x & HIGHS` is non-zero exactly when some byte is below 0x20 (a borrow can
+/// only start at such a byte), and `has_zero_byte(x ^ 0x7F..)` exactly when some byte is 0x7F.
+#[inline(always)]
+const fn word_flags(x: u64) -> (u64, u64) {
+    let special =
+        (x & HIGHS) | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS) | has_zero_byte(x ^ (ONES * 0x7F));
+    let wild = has_zero_byte(x ^ (ONES * b'+' as u64)) | has_zero_byte(x ^ (ONES * b'#' as u64));
+    (special, wild)
+}
+
+/// `Some(wildcard seen)` when every byte is printable ASCII (0x20..=0x7E), else `None`.
+#[inline]
+fn scan_printable_ascii(s: &[u8]) -> Option<bool> {
+    let (special, wild) = if s.len() < 8 {
+        // Shift the bytes into a word padded with a printable non-wildcard byte.
+        let mut w = ONES * u64::from(b'a');
+        for &b in s {
+            w = (w << 8) | u64::from(b);
+        }
+        word_flags(w)
+    } else {
+        let mut special = 0u64;
+        let mut wild = 0u64;
+        let chunks = s.chunks_exact(8);
+        // The last eight bytes, overlapping the last whole chunk: scanning a byte twice is
+        // harmless.
+        let last = s.len().checked_sub(8).and_then(|i| s.get(i..));
+        for c in chunks.chain(last) {
+            if let Ok(w) = <[u8; 8]>::try_from(c) {
+                let (sp, wi) = word_flags(u64::from_le_bytes(w));
+                special |= sp;
+                wild |= wi;
+            }
+        }
+        (special, wild)
+    };
+    (special == 0).then_some(wild != 0)
+}
+
+/// The byte-by-byte check behind [`check_utf8`].
+fn check_utf8_exact(s: &[u8], policy: ControlChars) -> Result<bool, DecodeError> {
     let mut wildcard = false;
     let mut non_ascii = false;
     let mut prev = 0u8;
@@ -237,4 +301,53 @@ pub(crate) fn put_field(buf: &mut BytesMut, b: &[u8]) -> Result<(), EncodeError>
     buf.put_u16(len);
     buf.put_slice(b);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(s: &[u8]) {
+        for policy in [ControlChars::Reject, ControlChars::Allow] {
+            assert_eq!(
+                check_utf8(s, policy),
+                check_utf8_exact(s, policy),
+                "{s:?} {policy:?}"
+            );
+        }
+    }
+
+    /// The word-at-a-time scan agrees with the byte-by-byte check: every byte value at every
+    /// position of strings up to 17 bytes, and every pair of byte values at a few positions.
+    #[test]
+    fn fast_scan_matches_exact_check() {
+        for len in 0..=17usize {
+            for pos in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    if let Some(x) = s.get_mut(pos) {
+                        *x = b;
+                    }
+                    same(&s);
+                }
+            }
+        }
+        for (i, j) in [(0usize, 1usize), (6, 7), (7, 8), (3, 12), (14, 15)] {
+            for a in 0..=255u8 {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'/'; 16];
+                    if let Some(x) = s.get_mut(i) {
+                        *x = a;
+                    }
+                    if let Some(x) = s.get_mut(j) {
+                        *x = b;
+                    }
+                    same(&s);
+                }
+            }
+        }
+        same(b"sensors/building-1/floor-3/temp");
+        same(b"sensors/+/floor-3/#");
+        same("caf\u{e9}/\u{1F600}".as_bytes());
+    }
 }

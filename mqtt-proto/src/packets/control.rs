@@ -25,18 +25,6 @@ pub type Disconnect = Reasoned<DisconnectReasonCode, DisconnectProperties>;
 /// AUTH: a step of extended authentication (MQTT 5 only).
 pub type Auth = Reasoned<AuthReasonCode, AuthProperties>;
 
-impl Default for DisconnectReasonCode {
-    fn default() -> Self {
-        Self::NormalDisconnection
-    }
-}
-
-impl Default for AuthReasonCode {
-    fn default() -> Self {
-        Self::Success
-    }
-}
-
 impl AckReason for DisconnectReasonCode {
     const SUCCESS: Self = Self::NormalDisconnection;
     fn from_byte(v: u8) -> Option<Self> {

@@ -198,6 +198,17 @@ pub fn parse_fixed_header(
     }))
 }
 
+/// Puts a frame that failed to decode back at the front of `buf`. Without copying when the
+/// frame is no longer shared (the failed packet's slices are dropped by now).
+#[cold]
+fn restore_frame(buf: &mut BytesMut, frame: bytes::Bytes) {
+    let mut whole = frame
+        .try_into_mut()
+        .unwrap_or_else(|frame| BytesMut::from(&frame[..]));
+    whole.unsplit(core::mem::take(buf));
+    *buf = whole;
+}
+
 impl Packet {
     /// Decodes one packet from the front of `buf`.
     ///
@@ -217,9 +228,23 @@ impl Packet {
         let frame = buf.split_to(total).freeze();
         let body = frame.get(h.header_len..).unwrap_or_default();
         let mut r = Reader::new(&frame, body, opts);
-        Self::decode_body(h, &mut r).map(Some)
+        let packet = if h.packet_type == PacketType::Publish {
+            // The hot path, kept out of `decode_body` and its large stack frame.
+            Publish::read(&mut r, h.flags).map(Packet::Publish)
+        } else {
+            Self::decode_body(h, &mut r)
+        };
+        match packet {
+            Ok(p) => Ok(Some(p)),
+            Err(e) => {
+                // Keep the contract above: on error `buf` is left as it was.
+                restore_frame(buf, frame);
+                Err(e)
+            }
+        }
     }
 
+    #[inline(never)]
     fn decode_body(h: FixedHeader, r: &mut Reader<'_>) -> Result<Packet, DecodeError> {
         Ok(match h.packet_type {
             PacketType::Publish => Packet::Publish(Publish::read(r, h.flags)?),

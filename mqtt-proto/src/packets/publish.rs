@@ -59,11 +59,29 @@ impl Publish {
             QoS::AtLeastOnce => QosPid::AtLeastOnce(r.packet_id()?),
             QoS::ExactlyOnce => QosPid::ExactlyOnce(r.packet_id()?),
         };
-        let properties = if r.opts.version.is_v5() {
-            properties::decode::<PublishProperties>(r, PacketType::Publish)?
+        let props_len = if r.opts.version.is_v5() {
+            r.varint()? as usize
         } else {
-            PublishProperties::default()
+            0
         };
+        if props_len == 0 {
+            // No properties (always so on v3), hence no topic alias: the packet is built in
+            // place, without moving a decoded property set into it.
+            // [MQTT-4.7.3-1] an empty topic name is only allowed with a topic alias.
+            if topic.is_empty() {
+                return Err(DecodeError::TopicNameEmpty);
+            }
+            return Ok(Self {
+                dup,
+                qos_pid,
+                retain,
+                topic,
+                properties: PublishProperties::default(),
+                payload: r.rest_bytes(),
+            });
+        }
+        let properties =
+            properties::decode_content::<PublishProperties>(r, props_len, PacketType::Publish)?;
         // [MQTT-4.7.3-1] an empty topic name is only allowed with a topic alias (MQTT 5).
         if topic.is_empty() && properties.topic_alias.is_none() {
             return Err(DecodeError::TopicNameEmpty);

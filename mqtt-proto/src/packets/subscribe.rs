@@ -42,11 +42,11 @@ pub struct SubscriptionOptions {
 impl SubscriptionOptions {
     fn parse(b: u8, v: ProtocolVersion) -> Result<Self, DecodeError> {
         let reserved = if v.is_v5() { 0xC0 } else { 0xFC };
-        // [MQTT-3.8.3-5] reserved option bits must be 0 (3.1.1: [MQTT-3-8.3-4]).
+        // [MQTT-3.8.3-5] reserved option bits must be 0 (3.1.1: [MQTT-3.8.3-4]).
         if b & reserved != 0 {
             return Err(DecodeError::SubscriptionOptionsReserved);
         }
-        // [MQTT-3.8.3-4] QoS 3 is malformed.
+        // [MQTT-3.8.3.1] Maximum QoS 3 is a Protocol Error (3.1.1: malformed, [MQTT-3.8.3-4]).
         let qos = QoS::from_u8(b & 0x03).ok_or(DecodeError::SubscriptionQos3)?;
         let retain_handling = match (b >> 4) & 0x03 {
             0 => RetainHandling::SendAtSubscribe,
