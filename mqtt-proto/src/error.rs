@@ -84,6 +84,9 @@ pub enum DecodeError {
     /// Authentication Data without an Authentication Method.
     #[error("[MQTT-3.1.2.11.10] authentication data without an authentication method")]
     AuthDataWithoutMethod,
+    /// AUTH that is not the bare Success form but names no Authentication Method.
+    #[error("[MQTT-3.15.2.2.2] AUTH without an authentication method")]
+    AuthMethodMissing,
     /// A CONNACK refusing the connection claims a present session.
     #[error("[MQTT-3.2.2-6] session present set on a refused connection")]
     ConnAckSessionPresentOnError,
@@ -201,6 +204,7 @@ impl DecodeError {
             | Self::RetainHandling3
             | Self::NoLocalOnSharedSubscription
             | Self::AuthDataWithoutMethod
+            | Self::AuthMethodMissing
             | Self::ConnAckSessionPresentOnError => ReasonCode::PROTOCOL_ERROR,
             Self::VarIntTooLong
             | Self::VarIntNotMinimal

@@ -20,10 +20,9 @@
 //! * Deviation of theirs: it refuses a CONNECT with a password and no user name even on
 //!   MQTT 5, where §3.1.2.9 allows it (that rule was MQTT 3.1.1's [MQTT-3.1.2-22]):
 //!   `connect_password_without_username_is_refused_by_mqtt5_protocol_only`.
-//! * Policy: its AUTH decoder insists on an Authentication Method when the reason is Continue
-//!   authentication or Re-authenticate (§3.15.2.2.2); our codec leaves that to the session
-//!   layer, so AUTH packets in the cross-checks always carry a method:
-//!   `auth_without_method_is_refused_by_mqtt5_protocol_only`.
+//! * Agreement: both decoders refuse an AUTH with Continue authentication or Re-authenticate
+//!   and no Authentication Method [MQTT-3.15.2.2.2]:
+//!   `auth_without_method_is_refused_by_both_mqtt_3_15_2_2_2`.
 //! * Form: for a PUBACK-like packet with a failure reason and no properties it writes the
 //!   reason and an empty property length (4 bytes), we write the 3-byte form §3.4.2.1 also
 //!   allows; each reads the other's: `ack_with_reason_and_no_properties_short_forms`.
@@ -1877,19 +1876,18 @@ fn ack_with_reason_and_no_properties_short_forms() {
 /// `vectors.rs` pins (`F0 01 19`): the method has to equal CONNECT's anyway, a check only the
 /// session layer can make. Update this test if that policy moves into the codec.
 #[test]
-fn auth_without_method_is_refused_by_mqtt5_protocol_only() {
+fn auth_without_method_is_refused_by_both_mqtt_3_15_2_2_2() {
     for reason_code in [
         AuthReasonCode::ContinueAuthentication,
         AuthReasonCode::ReAuthenticate,
     ] {
-        let auth = Packet::Auth(Auth {
-            reason_code,
-            properties: AuthProperties::default(),
-        });
-        let bytes = encode_ours(&auth);
-        assert_eq!(&bytes[..], &[0xF0, 0x01, reason_code.as_u8()]);
+        let bytes = [0xF0, 0x01, reason_code.as_u8()];
         assert!(try_decode_theirs(&bytes).is_err());
-        assert_eq!(decode_ours(&bytes, Sender::Server).unwrap(), auth);
+        let mut buf = BytesMut::from(&bytes[..]);
+        assert_eq!(
+            Packet::decode(&mut buf, &DecodeOptions::client(ProtocolVersion::V5)),
+            Err(DecodeError::AuthMethodMissing)
+        );
     }
 }
 

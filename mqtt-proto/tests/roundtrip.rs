@@ -522,12 +522,18 @@ fn disconnect(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
 }
 
 fn auth() -> impl Strategy<Value = Packet> {
-    (select(AuthReasonCode::ALL), auth_props()).prop_map(|(reason_code, properties)| {
-        Packet::Auth(Auth {
+    (select(AuthReasonCode::ALL), auth_props())
+        .prop_map(|(reason_code, properties)| Auth {
             reason_code,
             properties,
         })
-    })
+        // [MQTT-3.15.2.2.2] only the bare Success form may leave out the method.
+        .prop_filter("AUTH needs a method unless bare", |a| {
+            a.properties.authentication_method.is_some()
+                || (a.reason_code == AuthReasonCode::Success
+                    && a.properties == AuthProperties::default())
+        })
+        .prop_map(Packet::Auth)
 }
 
 /// Any valid packet that `sender` may send in `v`.

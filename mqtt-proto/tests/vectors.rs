@@ -1477,12 +1477,23 @@ fn auth_v5() {
             }
             .into(),
         );
+        // [MQTT-3.15.2.2.2] a step other than the bare Success form names its method.
+        let mut bare_reauth = BytesMut::from(&[0xF0, 0x01, 0x19][..]);
+        assert_eq!(
+            Packet::decode(&mut bare_reauth, &opts),
+            Err(DecodeError::AuthMethodMissing)
+        );
         vector(
-            &[0xF0, 0x01, 0x19],
+            &[
+                0xF0, 0x09, 0x19, 0x07, 0x15, 0x00, 0x04, b'S', b'C', b'R', b'M',
+            ],
             &opts,
             &Auth {
                 reason_code: AuthReasonCode::ReAuthenticate,
-                properties: AuthProperties::default(),
+                properties: AuthProperties {
+                    authentication_method: Some(s("SCRM")),
+                    ..AuthProperties::default()
+                },
             }
             .into(),
         );

@@ -63,6 +63,17 @@ impl Auth {
             properties: AuthProperties::default(),
         }
     }
+
+    pub(crate) fn read_auth(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let a = Self::read(r, PacketType::Auth)?;
+        let bare = a.reason_code == AuthReasonCode::Success && a.properties == Default::default();
+        // [MQTT-3.15.2.2.2] omitting the Authentication Method is a protocol error, except in
+        // the bare Success form (reason code and properties left off, §3.15.2.1).
+        if !bare && a.properties.authentication_method.is_none() {
+            return Err(DecodeError::AuthMethodMissing);
+        }
+        Ok(a)
+    }
 }
 
 // Only crate-private methods live here, so the crate-private bound leaks nothing.

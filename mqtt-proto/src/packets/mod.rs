@@ -269,7 +269,7 @@ impl Packet {
             PacketType::Disconnect => {
                 Packet::Disconnect(Disconnect::read(r, PacketType::Disconnect)?)
             }
-            PacketType::Auth => Packet::Auth(Auth::read(r, PacketType::Auth)?),
+            PacketType::Auth => Packet::Auth(Auth::read_auth(r)?),
         })
     }
 
