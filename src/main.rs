@@ -60,7 +60,7 @@ fn decode(args: &[String]) -> std::process::ExitCode {
 
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

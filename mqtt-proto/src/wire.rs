@@ -101,14 +101,17 @@ const fn has_zero_byte(x: u64) -> u64 {
 
 /// Flags for one word: (some byte is outside U+0020..U+007E, some byte is `+` or `#`).
 ///
-/// A byte >= 0x80 sets the first flag through `x & HIGHS`. When every byte is below 0x80,
-/// `(x - 0x20..) & !x & HIGHS` is non-zero exactly when some byte is below 0x20 (a borrow can
-/// only start at such a byte), and `has_zero_byte(x ^ 0x7F..)` exactly when some byte is 0x7F.
+/// Per byte, without carries between bytes: `(b & 0x7F) + 1` sets the high bit exactly when
+/// the low seven bits are 0x7F, and `(b | 0x80) - 0x20` clears it exactly when they are below
+/// 0x20; a byte >= 0x80 is flagged by its own high bit. The wildcard flag is exact when no
+/// byte is flagged special: `+` (0x2B) and `#` (0x23) differ only in bit 3, so `b | 0x08` is
+/// 0x2B for exactly those two, and `has_zero_byte` finds a byte equal to it.
 #[inline(always)]
 const fn word_flags(x: u64) -> (u64, u64) {
-    let special =
-        (x & HIGHS) | (x.wrapping_sub(ONES * 0x20) & !x & HIGHS) | has_zero_byte(x ^ (ONES * 0x7F));
-    let wild = has_zero_byte(x ^ (ONES * b'+' as u64)) | has_zero_byte(x ^ (ONES * b'#' as u64));
+    let del = (x & !HIGHS) + ONES;
+    let not_ctl = (x | HIGHS) - ONES * 0x20;
+    let special = (x | del | !not_ctl) & HIGHS;
+    let wild = has_zero_byte((x | (ONES * 0x08)) ^ (ONES * 0x2B));
     (special, wild)
 }
 

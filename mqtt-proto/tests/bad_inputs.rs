@@ -359,7 +359,7 @@ fn row_09_connect_will_qos3_is_0x81_mqtt_3_1_2_12() {
 /// Row 9: will flag 0 with will QoS or will retain set.
 #[test]
 fn row_09_connect_will_qos_or_retain_without_will_is_0x81_mqtt_3_1_2_11_and_13() {
-    for flags in [0x0A, 0x12, 0x22, 0x3A] {
+    for flags in [0x0A, 0x12, 0x22, 0x2A] {
         reject(
             &connect(5, flags, Some(&[]), &s(b"c")),
             &server(V5),

@@ -508,13 +508,19 @@ fn unsuback(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
     })
 }
 
-fn disconnect(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
+fn disconnect(v: ProtocolVersion, sender: Role) -> impl Strategy<Value = Packet> {
     v5_or_default(
         v,
         (select(DisconnectReasonCode::ALL), disconnect_props()).prop_map(
-            |(reason_code, properties)| Disconnect {
-                reason_code,
-                properties,
+            move |(reason_code, mut properties)| {
+                // [MQTT-3.14.2-2] a server never sends Session Expiry Interval.
+                if sender == Role::Server {
+                    properties.session_expiry_interval = None;
+                }
+                Disconnect {
+                    reason_code,
+                    properties,
+                }
             },
         ),
     )
@@ -544,7 +550,7 @@ fn any_packet(v: ProtocolVersion, sender: Role) -> BoxedStrategy<Packet> {
         ack(v, PubAckReasonCode::ALL).prop_map(Packet::PubRec),
         ack(v, PubRelReasonCode::ALL).prop_map(Packet::PubRel),
         ack(v, PubRelReasonCode::ALL).prop_map(Packet::PubComp),
-        disconnect(v),
+        disconnect(v, sender),
     ];
     let own = match sender {
         Role::Client => prop_oneof![
@@ -773,7 +779,7 @@ proptest! {
     }
 
     #[test]
-    fn disconnect_roundtrip((v, r, p) in per_version_and_role(|v, _| disconnect(v))) {
+    fn disconnect_roundtrip((v, r, p) in per_version_and_role(disconnect)) {
         roundtrip(v, r, &p)?;
     }
 

@@ -622,6 +622,24 @@ fn auth_before_mqtt5_is_refused_0x82_mqtt_3_15() {
     assert!(matches!(accept(&a, &client(V5)), Packet::Auth(_)));
 }
 
+#[test]
+fn auth_without_authentication_method_is_0x82_mqtt_3_15_2_2_2() {
+    let e = DecodeError::AuthMethodMissing;
+    // Continue authentication / re-authenticate with no properties, or only data.
+    reject(&[0xF0, 0x01, 0x18], &server(V5), e, 0x82);
+    reject(&[0xF0, 0x02, 0x19, 0x00], &client(V5), e, 0x82);
+    let data_only = frame(0xF0, &cat(&[&[0x18], &props(&cat(&[&[0x16], &s(b"d")]))]));
+    reject(&data_only, &server(V5), e, 0x82);
+    // Success that carries properties is not the bare form: it needs the method too.
+    let reason_only = frame(0xF0, &cat(&[&[0x00], &props(&cat(&[&[0x1F], &s(b"r")]))]));
+    reject(&reason_only, &client(V5), e, 0x82);
+    // The bare Success form, and any AUTH naming its method, decode.
+    accept(&[0xF0, 0x00], &server(V5));
+    accept(&[0xF0, 0x01, 0x00], &server(V5));
+    let with_method = frame(0xF0, &cat(&[&[0x19], &props(&cat(&[&[0x15], &s(b"m")]))]));
+    assert!(matches!(accept(&with_method, &server(V5)), Packet::Auth(_)));
+}
+
 // ---- UTF-8 strings ----------------------------------------------------------------------------
 
 #[test]
@@ -1881,4 +1899,25 @@ fn shared_filter_body_follows_the_wildcard_rules_mqtt_4_8_2_2() {
             Err(TopicError::WildcardInName)
         );
     }
+}
+
+#[test]
+fn server_disconnect_with_session_expiry_is_0x82_mqtt_3_14_2_2() {
+    // DISCONNECT 0x00 with Session Expiry Interval = 10.
+    let bytes = frame(0xE0, &cat(&[&[0x00], &props(&[0x11, 0, 0, 0, 10])]));
+    reject(
+        &bytes,
+        &client(V5),
+        DecodeError::PropertyNotAllowed {
+            id: 0x11,
+            packet: PacketType::Disconnect,
+        },
+        0x82,
+    );
+    // The same packet from a client is how it changes its session expiry.
+    let p = accept(&bytes, &server(V5));
+    let Packet::Disconnect(d) = p else {
+        panic!("expected DISCONNECT, got {p:?}")
+    };
+    assert_eq!(d.properties.session_expiry_interval, Some(10));
 }

@@ -7,7 +7,7 @@ use crate::error::{DecodeError, EncodeError};
 use crate::packets::AckReason;
 use crate::properties::{self, AuthProperties, DisconnectProperties, Props, Trim};
 use crate::reason::{AuthReasonCode, DisconnectReasonCode};
-use crate::types::{PacketType, ProtocolVersion};
+use crate::types::{PacketType, ProtocolVersion, Role};
 use crate::wire::Reader;
 
 /// A packet made of a reason code and properties, both optional on the wire.
@@ -52,6 +52,18 @@ impl Disconnect {
             reason_code,
             properties: DisconnectProperties::default(),
         }
+    }
+
+    pub(crate) fn read_disconnect(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let d = Self::read(r, PacketType::Disconnect)?;
+        // [MQTT-3.14.2-2] a server never sends Session Expiry Interval in DISCONNECT.
+        if r.opts.sender == Role::Server && d.properties.session_expiry_interval.is_some() {
+            return Err(DecodeError::PropertyNotAllowed {
+                id: crate::properties::id::SESSION_EXPIRY_INTERVAL,
+                packet: PacketType::Disconnect,
+            });
+        }
+        Ok(d)
     }
 }
 

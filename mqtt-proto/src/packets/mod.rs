@@ -201,7 +201,7 @@ pub fn parse_fixed_header(
 /// Puts a frame that failed to decode back at the front of `buf`. Without copying when the
 /// frame is no longer shared (the failed packet's slices are dropped by now).
 #[cold]
-fn restore_frame(buf: &mut BytesMut, frame: bytes::Bytes) {
+pub(crate) fn restore_frame(buf: &mut BytesMut, frame: bytes::Bytes) {
     let mut whole = frame
         .try_into_mut()
         .unwrap_or_else(|frame| BytesMut::from(&frame[..]));
@@ -225,11 +225,21 @@ impl Packet {
         if buf.len() < total {
             return Ok(None);
         }
+        if h.packet_type == PacketType::Publish {
+            // The hot path: a PUBLISH without properties is checked on the buffered bytes and
+            // then built from the frame without a Reader. Anything else takes the path below.
+            let plain = buf
+                .get(..total)
+                .and_then(|f| Publish::scan_plain(f, h.header_len, h.flags, opts));
+            if let Some(plain) = plain {
+                return Publish::decode_plain(buf, total, plain);
+            }
+        }
         let frame = buf.split_to(total).freeze();
         let body = frame.get(h.header_len..).unwrap_or_default();
         let mut r = Reader::new(&frame, body, opts);
         let packet = if h.packet_type == PacketType::Publish {
-            // The hot path, kept out of `decode_body` and its large stack frame.
+            // Kept out of `decode_body` and its large stack frame.
             Publish::read(&mut r, h.flags).map(Packet::Publish)
         } else {
             Self::decode_body(h, &mut r)
@@ -266,9 +276,7 @@ impl Packet {
                 r.finish(PacketType::PingResp)?;
                 Packet::PingResp
             }
-            PacketType::Disconnect => {
-                Packet::Disconnect(Disconnect::read(r, PacketType::Disconnect)?)
-            }
+            PacketType::Disconnect => Packet::Disconnect(Disconnect::read_disconnect(r)?),
             PacketType::Auth => Packet::Auth(Auth::read_auth(r)?),
         })
     }

@@ -2,14 +2,28 @@
 
 use core::num::NonZeroU16;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
 use crate::error::{DecodeError, EncodeError};
+use crate::packets::restore_frame;
 use crate::properties::{self, AckProperties, Props, PublishProperties, Trim};
 use crate::reason::{PubAckReasonCode, PubRelReasonCode};
 use crate::types::{PacketType, ProtocolVersion, QoS, QosPid};
-use crate::wire::{field_len, put_field, Reader};
+use crate::wire::{check_utf8, field_len, put_field, Reader};
+use crate::{DecodeOptions, Packet};
+
+/// Where the parts of a PUBLISH without properties lie in its frame ([`Publish::scan_plain`]).
+#[derive(Debug, Clone)]
+pub(crate) struct PlainPublish {
+    dup: bool,
+    retain: bool,
+    qos_pid: QosPid,
+    /// The topic name's bytes.
+    topic: core::ops::Range<usize>,
+    /// Where the payload starts.
+    payload_at: usize,
+}
 
 /// PUBLISH: an application message. Topic and payload are slices of the received frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +52,89 @@ impl Publish {
             | u8::from(self.retain)
     }
 
+    /// The fast path's scan over a whole frame (`header_len` bytes of fixed header first): the
+    /// layout of a valid PUBLISH that carries no properties, which is every v3 PUBLISH and a v5
+    /// one whose property length is 0. It returns `None` for anything else, valid or not, and
+    /// [`Publish::read`] then decodes or rejects the frame. It accepts only frames that `read`
+    /// accepts, and [`Publish::decode_plain`] builds the packet `read` would.
+    #[inline]
+    pub(crate) fn scan_plain(
+        frame: &[u8],
+        header_len: usize,
+        flags: u8,
+        opts: &DecodeOptions,
+    ) -> Option<PlainPublish> {
+        let dup = flags & 0x08 != 0;
+        let retain = flags & 0x01 != 0;
+        // [MQTT-3.3.1-4] QoS 3 is malformed.
+        let qos = QoS::from_u8((flags >> 1) & 0x03)?;
+        // [MQTT-3.3.1-2] DUP must be 0 on QoS 0.
+        if dup && qos == QoS::AtMostOnce {
+            return None;
+        }
+        let topic_at = header_len + 2;
+        let (len, rest) = frame.get(header_len..)?.split_first_chunk::<2>()?;
+        let topic_len = usize::from(u16::from_be_bytes(*len));
+        let topic = rest.get(..topic_len)?;
+        // [MQTT-4.7.3-1] without properties there is no topic alias: the topic name is needed.
+        // [MQTT-1.5.4-1..3] UTF-8 rules; [MQTT-3.3.2-2] no wildcard in a topic name.
+        if topic.is_empty() || check_utf8(topic, opts.control_chars) != Ok(false) {
+            return None;
+        }
+        let mut at = topic_at + topic_len;
+        let qos_pid = match qos {
+            QoS::AtMostOnce => QosPid::AtMostOnce,
+            _ => {
+                let (pid, _) = frame.get(at..)?.split_first_chunk::<2>()?;
+                // [MQTT-2.2.1-3] QoS > 0 carries a non-zero packet identifier.
+                let pid = NonZeroU16::new(u16::from_be_bytes(*pid))?;
+                at += 2;
+                QosPid::new(qos, pid)
+            }
+        };
+        if opts.version.is_v5() {
+            // A property length of 0 is the single byte 0 [MQTT-1.5.5-1].
+            if *frame.get(at)? != 0 {
+                return None;
+            }
+            at += 1;
+        }
+        Some(PlainPublish {
+            dup,
+            retain,
+            qos_pid,
+            topic: topic_at..topic_at + topic_len,
+            payload_at: at,
+        })
+    }
+
+    /// Splits off the `total`-byte frame that [`Publish::scan_plain`] accepted and builds its
+    /// packet: the topic is a slice of the frame and the payload is the frame itself, advanced,
+    /// so decoding costs one reference-count increment beyond splitting off the frame. The
+    /// packet is built in the return value, not moved into it.
+    #[inline(always)]
+    pub(crate) fn decode_plain(
+        buf: &mut BytesMut,
+        total: usize,
+        p: PlainPublish,
+    ) -> Result<Option<Packet>, DecodeError> {
+        let mut frame = buf.split_to(total).freeze();
+        // Checked by the scan; the error arm is not reached.
+        let Ok(topic) = ByteString::try_from(frame.slice(p.topic)) else {
+            restore_frame(buf, frame);
+            return Err(DecodeError::InvalidUtf8);
+        };
+        frame.advance(p.payload_at);
+        Ok(Some(Packet::Publish(Self {
+            dup: p.dup,
+            qos_pid: p.qos_pid,
+            retain: p.retain,
+            topic,
+            properties: PublishProperties::default(),
+            payload: frame,
+        })))
+    }
+
     #[inline]
     pub(crate) fn read(r: &mut Reader<'_>, flags: u8) -> Result<Self, DecodeError> {
         let dup = flags & 0x08 != 0;
@@ -59,29 +156,11 @@ impl Publish {
             QoS::AtLeastOnce => QosPid::AtLeastOnce(r.packet_id()?),
             QoS::ExactlyOnce => QosPid::ExactlyOnce(r.packet_id()?),
         };
-        let props_len = if r.opts.version.is_v5() {
-            r.varint()? as usize
+        let properties = if r.opts.version.is_v5() {
+            properties::decode::<PublishProperties>(r, PacketType::Publish)?
         } else {
-            0
+            PublishProperties::default()
         };
-        if props_len == 0 {
-            // No properties (always so on v3), hence no topic alias: the packet is built in
-            // place, without moving a decoded property set into it.
-            // [MQTT-4.7.3-1] an empty topic name is only allowed with a topic alias.
-            if topic.is_empty() {
-                return Err(DecodeError::TopicNameEmpty);
-            }
-            return Ok(Self {
-                dup,
-                qos_pid,
-                retain,
-                topic,
-                properties: PublishProperties::default(),
-                payload: r.rest_bytes(),
-            });
-        }
-        let properties =
-            properties::decode_content::<PublishProperties>(r, props_len, PacketType::Publish)?;
         // [MQTT-4.7.3-1] an empty topic name is only allowed with a topic alias (MQTT 5).
         if topic.is_empty() && properties.topic_alias.is_none() {
             return Err(DecodeError::TopicNameEmpty);
