@@ -44,11 +44,13 @@ fn shared_dir() -> PathBuf {
 }
 
 fn unhex(line: &str) -> Vec<u8> {
-    let line = line.trim();
-    assert!(line.len() % 2 == 0, "odd-length hex line: {line:?}");
-    (0..line.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&line[i..i + 2], 16).expect("hex digit"))
+    let pairs = line.trim().as_bytes().chunks_exact(2);
+    assert!(
+        pairs.remainder().is_empty(),
+        "odd-length hex line: {line:?}"
+    );
+    pairs
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).expect("hex digit"))
         .collect()
 }
 

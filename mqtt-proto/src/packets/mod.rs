@@ -137,6 +137,7 @@ impl FixedHeader {
 /// Returns `Ok(None)` while the header itself is incomplete. The packet type, its flags, its
 /// direction and the size limit are all checked here, before any body byte is needed, so a
 /// hostile length is refused without buffering (bad-inputs rows 2 and 4).
+#[inline]
 pub fn parse_fixed_header(
     buf: &[u8],
     opts: &DecodeOptions,
@@ -235,11 +236,21 @@ impl Packet {
                 return Publish::decode_plain(buf, total, plain);
             }
         }
-        let frame = buf.split_to(total).freeze();
+        Self::decode_frame(buf, h, opts)
+    }
+
+    /// Decodes the whole frame that `h` describes, which is buffered. Kept out of line so that
+    /// the PUBLISH fast path in [`Packet::decode`] stays small.
+    #[inline(never)]
+    fn decode_frame(
+        buf: &mut BytesMut,
+        h: FixedHeader,
+        opts: &DecodeOptions,
+    ) -> Result<Option<Packet>, DecodeError> {
+        let frame = buf.split_to(h.packet_len()).freeze();
         let body = frame.get(h.header_len..).unwrap_or_default();
         let mut r = Reader::new(&frame, body, opts);
         let packet = if h.packet_type == PacketType::Publish {
-            // Kept out of `decode_body` and its large stack frame.
             Publish::read(&mut r, h.flags).map(Packet::Publish)
         } else {
             Self::decode_body(h, &mut r)

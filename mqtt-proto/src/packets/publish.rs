@@ -118,20 +118,22 @@ impl Publish {
         total: usize,
         p: PlainPublish,
     ) -> Result<Option<Packet>, DecodeError> {
-        let mut frame = buf.split_to(total).freeze();
+        buf.advance(p.topic.start);
+        let topic = buf.split_to(p.topic.len());
+        buf.advance(p.payload_at - p.topic.end);
+        let payload = buf.split_to(total - p.payload_at).freeze();
         // Checked by the scan; the error arm is not reached.
-        let Ok(topic) = ByteString::try_from(frame.slice(p.topic)) else {
-            restore_frame(buf, frame);
+        let Ok(topic) = ByteString::try_from(topic) else {
             return Err(DecodeError::InvalidUtf8);
         };
-        frame.advance(p.payload_at);
+        // Every call is made before the packet is built, so that it is built in place.
         Ok(Some(Packet::Publish(Self {
             dup: p.dup,
             qos_pid: p.qos_pid,
             retain: p.retain,
             topic,
             properties: PublishProperties::default(),
-            payload: frame,
+            payload,
         })))
     }
 

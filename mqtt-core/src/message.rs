@@ -1,0 +1,59 @@
+//! The application message as the broker routes it: decoded once, shared by every receiver.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use mqtt_proto::{PublishProperties, QoS};
+
+use crate::time::Timestamp;
+
+/// An application message inside the broker.
+///
+/// It is built once from an inbound PUBLISH and shared behind an [`Arc`] by every session it is
+/// delivered to (and, later, by every shard it crosses to). The payload and topic are slices of
+/// the frame the message arrived in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Topic name (aliases already resolved).
+    pub topic: ByteString,
+    /// Payload.
+    pub payload: Bytes,
+    /// QoS it was published with.
+    pub qos: QoS,
+    /// RETAIN flag as published.
+    pub retain: bool,
+    /// Properties passed through to receivers: payload format, content type, response topic,
+    /// correlation data, user properties, in order [MQTT-3.3.2-17/18]. Topic alias, message
+    /// expiry and subscription identifiers are per hop and are cleared here.
+    pub properties: PublishProperties,
+    /// When the message expires (from Message Expiry Interval), if it does.
+    pub expires_at: Option<Timestamp>,
+    /// Client identifier of the publisher, for No Local and hash-based shared delivery.
+    /// `None` for messages the broker itself makes ($SYS).
+    pub publisher: Option<ByteString>,
+}
+
+/// A message shared between receivers.
+pub type SharedMessage = Arc<Message>;
+
+impl Message {
+    /// Whether the message has expired at `now` (it is then never delivered).
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|t| now >= t)
+    }
+
+    /// Remaining lifetime in whole seconds, rounded up, for the Message Expiry Interval of a
+    /// forwarded copy [MQTT-3.3.2-6]. `None` if the message never expires.
+    pub fn remaining_expiry_secs(&self, now: Timestamp) -> Option<u32> {
+        self.expires_at.map(|t| {
+            let ms = t.0.saturating_sub(now.0);
+            u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)
+        })
+    }
+
+    /// Size used for limits: topic plus payload bytes.
+    pub fn weight(&self) -> usize {
+        self.topic.len() + self.payload.len()
+    }
+}

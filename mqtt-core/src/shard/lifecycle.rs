@@ -1,0 +1,289 @@
+//! Closing connections, wills, session expiry, keep alive and the timer dispatch.
+
+use mqtt_proto::{Disconnect, DisconnectReasonCode, LastWill, Packet};
+
+use super::{ConnState, Output, Shard};
+use crate::ids::{ConnId, SessionId};
+use crate::message::Message;
+use crate::session::PendingWill;
+use crate::time::Timestamp;
+use crate::timer::Timer;
+
+impl Shard {
+    /// Forgets a connection and tells the runtime to close it (after writing what is left).
+    /// `abnormal` closes publish the will (per its delay).
+    pub(crate) fn drop_connection(&mut self, conn: ConnId, abnormal: bool, now: Timestamp) {
+        let Some(mut c) = self.conns.remove(&conn) else {
+            return;
+        };
+        for (at, t) in [
+            (c.connect_deadline, Timer::ConnectTimeout(conn)),
+            (c.keep_alive_timer, Timer::KeepAlive(conn)),
+            (c.send_timer, Timer::SendTimeout(conn)),
+        ] {
+            if let Some(at) = at {
+                self.timers.cancel(at, t);
+            }
+        }
+        let last = c.tx.split().freeze();
+        self.stats.bytes_sent += last.len() as u64;
+        self.push_output(Output::Close { conn, last });
+        let ConnState::Connected(sid) = c.state else {
+            return;
+        };
+        self.stats.disconnects += 1;
+        let will = if abnormal { c.will.take() } else { None };
+        self.detach_session(sid, will, now);
+    }
+
+    /// The session lost its connection: start its expiry, and handle the will.
+    fn detach_session(&mut self, sid: SessionId, will: Option<LastWill>, now: Timestamp) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        s.conn = None;
+        let expiry = s.expiry_interval;
+        let client_id = s.client.client_id.clone();
+        if let Some(w) = will {
+            let delay = w.properties.will_delay_interval.unwrap_or(0);
+            if delay == 0 {
+                self.publish_will(client_id, w, now);
+            } else if let Some(s) = self.sessions.get_mut(&sid) {
+                // [MQTT-3.1.3-9] published after the delay or when the session ends,
+                // whichever comes first.
+                let at = now.plus_secs(u64::from(delay));
+                s.pending_will = Some(PendingWill { will: w, at });
+                self.timers.arm(at, Timer::WillDelay(sid));
+            }
+        }
+        if expiry == 0 {
+            self.end_session(sid, now);
+        } else if expiry != u32::MAX {
+            let at = now.plus_secs(u64::from(expiry));
+            if let Some(s) = self.sessions.get_mut(&sid) {
+                s.expires_at = Some(at);
+            }
+            self.timers.arm(at, Timer::SessionExpiry(sid));
+        }
+    }
+
+    /// Removes a session entirely: subscriptions, queues, timers; a pending will is published
+    /// now, since the session ends [MQTT-3.1.3-9].
+    pub(crate) fn end_session(&mut self, sid: SessionId, now: Timestamp) {
+        let Some(s) = self.sessions.remove(&sid) else {
+            return;
+        };
+        if self.by_client.get(&s.client.client_id) == Some(&sid) {
+            self.by_client.remove(&s.client.client_id);
+        }
+        for filter in s.subscriptions.keys() {
+            self.remove_subscription(sid, filter);
+        }
+        if let Some(at) = s.expires_at {
+            self.timers.cancel(at, Timer::SessionExpiry(sid));
+        }
+        if let Some(w) = s.pending_will {
+            self.timers.cancel(w.at, Timer::WillDelay(sid));
+            self.publish_will(s.client.client_id.clone(), w.will, now);
+        }
+        self.stats.dropped += s.queue.len() as u64;
+    }
+
+    /// Publishes a will message as if its client had published it.
+    fn publish_will(&mut self, client_id: bytestring::ByteString, w: LastWill, now: Timestamp) {
+        let mut properties = mqtt_proto::PublishProperties {
+            payload_format_indicator: w.properties.payload_format_indicator,
+            response_topic: w.properties.response_topic,
+            correlation_data: w.properties.correlation_data,
+            user_properties: w.properties.user_properties,
+            content_type: w.properties.content_type,
+            ..Default::default()
+        };
+        properties.message_expiry_interval = None;
+        let msg = Message {
+            topic: w.topic,
+            payload: w.payload,
+            qos: w.qos.min(self.config.max_qos),
+            retain: w.retain && self.config.retain_available,
+            properties,
+            expires_at: self.expiry_deadline(w.properties.message_expiry_interval, now),
+            publisher: Some(client_id),
+        };
+        self.stats.wills += 1;
+        self.route(std::sync::Arc::new(msg), now);
+    }
+
+    /// DISCONNECT from the client.
+    pub(crate) fn handle_disconnect(
+        &mut self,
+        conn: ConnId,
+        sid: SessionId,
+        d: Disconnect,
+        now: Timestamp,
+    ) {
+        if let Some(new) = d.properties.session_expiry_interval {
+            let zero = self.conns.get(&conn).is_some_and(|c| c.connect_expiry_zero);
+            // [MQTT-3.14.2-2] a session that started with expiry 0 may not set one now.
+            if zero && new != 0 {
+                self.stats.reject(0x82);
+                return self.disconnect(conn, DisconnectReasonCode::ProtocolError, now);
+            }
+            if let Some(s) = self.sessions.get_mut(&sid) {
+                s.expiry_interval = new.min(self.config.max_session_expiry);
+            }
+        }
+        // Only a normal disconnection (0x00) discards the will; 0x04 and errors publish it.
+        let abnormal = d.reason_code != DisconnectReasonCode::NormalDisconnection;
+        self.drop_connection(conn, abnormal, now);
+    }
+
+    pub(crate) fn arm_keep_alive(&mut self, conn: ConnId, now: Timestamp) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.keep_alive_ms == 0 {
+            return;
+        }
+        let at = now.plus_millis(c.keep_alive_ms);
+        let old = c.keep_alive_timer.replace(at);
+        self.timers.rearm(old, at, Timer::KeepAlive(conn));
+    }
+
+    /// Resends unacknowledged QoS 1/2 messages in their original order, PUBLISH with DUP
+    /// or PUBREL [MQTT-4.4.0-1]. Expired messages are dropped instead.
+    pub(crate) fn resend_inflight(&mut self, sid: SessionId, conn: ConnId, now: Timestamp) {
+        let Some(s) = self.sessions.get(&sid) else {
+            return;
+        };
+        for pid in s.inflight_in_order() {
+            let Some(entry) = self
+                .sessions
+                .get(&sid)
+                .and_then(|s| s.inflight.get(&pid))
+                .cloned()
+            else {
+                continue;
+            };
+            match entry.state {
+                crate::session::InflightState::AwaitPubComp => {
+                    if let Some(p) = core::num::NonZeroU16::new(pid) {
+                        self.send(conn, &Packet::PubRel(mqtt_proto::PubRel::new(p)), now);
+                    }
+                }
+                _ => {
+                    if entry.delivery.msg.is_expired(now) {
+                        if let Some(s) = self.sessions.get_mut(&sid) {
+                            s.inflight.remove(&pid);
+                        }
+                        self.stats.expired += 1;
+                        continue;
+                    }
+                    self.write_publish(conn, sid, &entry.delivery, Some(pid), true, now);
+                }
+            }
+        }
+    }
+
+    /// One timer fired.
+    pub(crate) fn fire(&mut self, at: Timestamp, t: Timer, now: Timestamp) {
+        match t {
+            Timer::ConnectTimeout(conn) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    if c.connect_deadline == Some(at) {
+                        c.connect_deadline = None;
+                        self.stats.reject(0x8D);
+                        self.drop_connection(conn, false, now);
+                    }
+                }
+            }
+            Timer::KeepAlive(conn) => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                if c.keep_alive_timer != Some(at) {
+                    return;
+                }
+                c.keep_alive_timer = None;
+                let deadline = c.last_rx.plus_millis(c.keep_alive_ms);
+                if now >= deadline {
+                    // [MQTT-3.1.2-22] nothing received within 1.5 × keep alive.
+                    self.stats.keep_alive_timeouts += 1;
+                    self.disconnect(conn, DisconnectReasonCode::KeepAliveTimeout, now);
+                } else {
+                    c.keep_alive_timer = Some(deadline);
+                    self.timers.arm(deadline, Timer::KeepAlive(conn));
+                }
+            }
+            Timer::SendTimeout(conn) => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                if c.send_timer != Some(at) {
+                    return;
+                }
+                c.send_timer = None;
+                match c.tx_since {
+                    Some(since)
+                        if now.since(since).as_millis()
+                            >= u128::from(self.config.send_timeout_ms) =>
+                    {
+                        // A reader that stays stuck is closed (bad-inputs row 24).
+                        self.stats.send_timeouts += 1;
+                        self.drop_connection(conn, true, now);
+                    }
+                    Some(since) => {
+                        let at = since.plus_millis(self.config.send_timeout_ms);
+                        c.send_timer = Some(at);
+                        self.timers.arm(at, Timer::SendTimeout(conn));
+                    }
+                    None => {}
+                }
+            }
+            Timer::SessionExpiry(sid) => {
+                if self
+                    .sessions
+                    .get(&sid)
+                    .is_some_and(|s| s.expires_at == Some(at) && s.conn.is_none())
+                {
+                    self.stats.sessions_expired += 1;
+                    self.end_session(sid, now);
+                }
+            }
+            Timer::WillDelay(sid) => {
+                let Some(s) = self.sessions.get_mut(&sid) else {
+                    return;
+                };
+                if s.pending_will.as_ref().is_some_and(|w| w.at == at) {
+                    if let Some(w) = s.pending_will.take() {
+                        let client = s.client.client_id.clone();
+                        self.publish_will(client, w.will, now);
+                    }
+                }
+            }
+            Timer::RetainedExpiry => {
+                self.retained_timer = None;
+                self.retained.expire(now);
+                self.arm_retained_timer();
+            }
+            Timer::Sys => {
+                self.sys_timer = None;
+                self.publish_sys(now);
+                self.arm_sys(now);
+            }
+        }
+    }
+
+    pub(crate) fn arm_retained_timer(&mut self) {
+        let next = self.retained.next_expiry();
+        if next == self.retained_timer {
+            return;
+        }
+        if let Some(old) = self.retained_timer.take() {
+            self.timers.cancel(old, Timer::RetainedExpiry);
+        }
+        if let Some(at) = next {
+            self.retained_timer = Some(at);
+            self.timers.arm(at, Timer::RetainedExpiry);
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! The [`Shard`]: everything one core owns, driven through `handle_*` inputs and drained
+//! through `poll_*` outputs.
+//!
+//! # Contract
+//! After any `handle_*` call, drain [`Shard::poll_output`] until it returns `None`, then read
+//! [`Shard::poll_timeout`] and call [`Shard::handle_timeout`] when that instant comes. For
+//! every [`Output::Transmit`], call [`Shard::take_transmit`] once the connection's socket can
+//! take more bytes, and write what it returns in one write. `now` never goes backwards.
+
+mod conn;
+mod connect;
+mod lifecycle;
+mod publish;
+mod subscribe;
+mod sys;
+
+use core::net::SocketAddr;
+use std::collections::VecDeque;
+
+use ahash::AHashMap;
+use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
+use mqtt_proto::{
+    DecodeError, DecodeOptions, Disconnect, DisconnectReasonCode, Packet, ProtocolVersion, Role,
+};
+
+use crate::auth::{Acl, AllowAll, AuthRequest, Authenticator};
+use crate::config::Config;
+use crate::ids::{ConnId, SessionId, ShardId};
+use crate::message::SharedMessage;
+use crate::retained::RetainedStore;
+use crate::session::{Session, SubEntry};
+use crate::stats::Stats;
+use crate::subscriptions::{FilterTrie, SharedSubscriptions};
+use crate::time::Timestamp;
+use crate::timer::{Timer, Timers};
+
+pub(crate) use conn::{ConnState, Connection};
+
+/// Something the runtime must do.
+#[derive(Debug)]
+pub enum Output {
+    /// The connection has bytes to send: call [`Shard::take_transmit`] when it can write.
+    Transmit(ConnId),
+    /// Write `last` (everything not yet taken, possibly empty), then close the connection.
+    /// The shard has already forgotten it.
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// Final bytes, e.g. a DISCONNECT or a refusing CONNACK.
+        last: Bytes,
+    },
+    /// Ask the runtime to authenticate; answer with [`Shard::handle_auth`].
+    Auth(AuthRequest),
+    /// A message for another shard (FIFO per pair of shards).
+    Peer {
+        /// Destination shard.
+        to: ShardId,
+        /// The message.
+        msg: ShardMsg,
+    },
+    /// Hand a connection over to its home shard, with the bytes already read.
+    Handover {
+        /// The connection.
+        conn: ConnId,
+        /// The home shard.
+        to: ShardId,
+        /// Bytes read but not consumed.
+        buffered: BytesMut,
+    },
+}
+
+/// A message between shards; opaque to the runtime, which only carries it.
+#[derive(Debug, Clone)]
+pub struct ShardMsg(pub(crate) ShardMsgInner);
+
+impl ShardMsg {
+    /// A message to deliver to the receiving shard's local subscribers.
+    pub fn deliver(msg: SharedMessage) -> Self {
+        Self(ShardMsgInner::Deliver(msg))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum ShardMsgInner {
+    /// Deliver to local subscribers.
+    Deliver(SharedMessage),
+}
+
+/// One core's broker state.
+#[derive(Debug)]
+pub struct Shard {
+    pub(crate) id: ShardId,
+    pub(crate) config: Config,
+    pub(crate) conns: AHashMap<ConnId, Connection>,
+    pub(crate) sessions: AHashMap<SessionId, Session>,
+    pub(crate) by_client: AHashMap<ByteString, SessionId>,
+    next_session: u64,
+    pub(crate) subs: FilterTrie<SessionId, SubEntry>,
+    pub(crate) shared: SharedSubscriptions<SessionId, SubEntry>,
+    pub(crate) retained: RetainedStore,
+    pub(crate) retained_timer: Option<Timestamp>,
+    pub(crate) timers: Timers,
+    outputs: VecDeque<Output>,
+    pub(crate) authenticator: Box<dyn Authenticator>,
+    pub(crate) acl: Box<dyn Acl>,
+    pub(crate) stats: Stats,
+    rng: u64,
+    pub(crate) started: Option<Timestamp>,
+    pub(crate) sys_timer: Option<Timestamp>,
+}
+
+impl Shard {
+    /// A shard with the allow-all authenticator and ACL.
+    pub fn new(config: Config, id: ShardId) -> Self {
+        let retained = RetainedStore::new(config.retained);
+        Self {
+            id,
+            config,
+            conns: AHashMap::new(),
+            sessions: AHashMap::new(),
+            by_client: AHashMap::new(),
+            next_session: 0,
+            subs: FilterTrie::new(),
+            shared: SharedSubscriptions::new(),
+            retained,
+            retained_timer: None,
+            timers: Timers::default(),
+            outputs: VecDeque::new(),
+            authenticator: Box::new(AllowAll),
+            acl: Box::new(AllowAll),
+            stats: Stats::default(),
+            rng: 0x9E37_79B9_7F4A_7C15 ^ u64::from(id.0),
+            started: None,
+            sys_timer: None,
+        }
+    }
+
+    /// Replaces the authenticator.
+    pub fn set_authenticator(&mut self, a: Box<dyn Authenticator>) {
+        self.authenticator = a;
+    }
+
+    /// Replaces the access control list.
+    pub fn set_acl(&mut self, acl: Box<dyn Acl>) {
+        self.acl = acl;
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters of this shard.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Number of open connections.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Number of sessions (connected or not).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// A new connection was accepted.
+    pub fn handle_accept(&mut self, conn: ConnId, peer: Option<SocketAddr>, now: Timestamp) {
+        self.start(now);
+        let decode = DecodeOptions {
+            version: ProtocolVersion::V5,
+            sender: Role::Client,
+            max_packet_size: self.config.max_connect_packet_size,
+            topic_alias_maximum: 0,
+            max_user_properties: self.config.max_user_properties,
+            control_chars: self.config.control_chars,
+        };
+        let mut c = Connection::new(peer, now, decode);
+        let deadline = now.plus_millis(self.config.connect_timeout_ms);
+        c.connect_deadline = Some(deadline);
+        self.timers.arm(deadline, Timer::ConnectTimeout(conn));
+        self.conns.insert(conn, c);
+    }
+
+    /// Bytes arrived. Whole packets are consumed from `buf`; a partial one stays there.
+    pub fn handle_bytes(&mut self, conn: ConnId, buf: &mut BytesMut, now: Timestamp) {
+        self.start(now);
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            let before = buf.len();
+            match Packet::decode(buf, &c.decode) {
+                Ok(Some(packet)) => {
+                    c.last_rx = now;
+                    self.stats.bytes_received += (before - buf.len()) as u64;
+                    self.handle_packet(conn, packet, now);
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    self.protocol_error(conn, e, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The connection closed (peer closed, I/O error). Treated as an abnormal close.
+    pub fn handle_closed(&mut self, conn: ConnId, now: Timestamp) {
+        if self.conns.contains_key(&conn) {
+            self.drop_connection(conn, true, now);
+        }
+    }
+
+    /// Time has come: fire every due timer.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.start(now);
+        while let Some((at, t)) = self.timers.pop_due(now) {
+            self.fire(at, t, now);
+        }
+    }
+
+    /// A message from another shard.
+    pub fn handle_peer(&mut self, _from: ShardId, msg: ShardMsg, now: Timestamp) {
+        match msg.0 {
+            ShardMsgInner::Deliver(m) => {
+                self.route_local(&m, now);
+            }
+        }
+    }
+
+    /// The next thing the runtime must do.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to call [`Shard::handle_timeout`] next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.timers.next()
+    }
+
+    /// Takes everything encoded for `conn` so far (one write for the runtime).
+    #[must_use]
+    pub fn take_transmit(&mut self, conn: ConnId, now: Timestamp) -> Option<Bytes> {
+        let c = self.conns.get_mut(&conn)?;
+        c.tx_signalled = false;
+        c.tx_since = None;
+        if c.tx.is_empty() {
+            return None;
+        }
+        let out = c.tx.split().freeze();
+        self.stats.bytes_sent += out.len() as u64;
+        // Room again: move queued messages into the window.
+        if let Some(sid) = c.session() {
+            self.pump(sid, now);
+        }
+        Some(out)
+    }
+
+    fn start(&mut self, now: Timestamp) {
+        if self.started.is_none() {
+            self.started = Some(now);
+            self.arm_sys(now);
+        }
+    }
+
+    pub(crate) fn push_output(&mut self, o: Output) {
+        self.outputs.push_back(o);
+    }
+
+    /// A fresh session id.
+    pub(crate) fn new_session_id(&mut self) -> SessionId {
+        self.next_session += 1;
+        SessionId(self.next_session)
+    }
+
+    /// Deterministic pseudo-random numbers (xorshift64*), for shared-subscription choice and
+    /// assigned client identifiers.
+    pub(crate) fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Encodes a packet into the connection's write buffer, fitting the client's Maximum
+    /// Packet Size. Returns false if it did not fit (and nothing was written).
+    pub(crate) fn send(&mut self, conn: ConnId, packet: &Packet, now: Timestamp) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        let ok = packet
+            .encode_within(c.version, c.limits.max_packet_size, &mut c.tx)
+            .is_ok();
+        if ok {
+            self.signal_tx(conn, now);
+        }
+        ok
+    }
+
+    /// Makes sure the runtime hears that `conn` has bytes to send.
+    pub(crate) fn signal_tx(&mut self, conn: ConnId, now: Timestamp) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.tx.is_empty() || c.tx_signalled {
+            return;
+        }
+        c.tx_signalled = true;
+        if c.tx_since.is_none() {
+            c.tx_since = Some(now);
+            if c.send_timer.is_none() {
+                let at = now.plus_millis(self.config.send_timeout_ms);
+                c.send_timer = Some(at);
+                self.timers.arm(at, Timer::SendTimeout(conn));
+            }
+        }
+        self.outputs.push_back(Output::Transmit(conn));
+    }
+
+    /// Closes a connection because of a malformed packet or a protocol violation, with the
+    /// reason code the error maps to (CONNACK before CONNECT completes, DISCONNECT after, on
+    /// MQTT 5; on 3.x only a CONNACK return code where one exists).
+    pub(crate) fn protocol_error(&mut self, conn: ConnId, e: DecodeError, now: Timestamp) {
+        self.stats.reject(e.reason_code().0);
+        let connected = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| matches!(c.state, ConnState::Connected(_)));
+        if connected {
+            let reason = DisconnectReasonCode::from_u8(e.reason_code().0)
+                .unwrap_or(DisconnectReasonCode::ProtocolError);
+            self.disconnect(conn, reason, now);
+        } else {
+            self.refuse_connect_error(conn, e, now);
+        }
+    }
+
+    /// Sends DISCONNECT (v5) with `reason` and closes the connection abnormally (the will is
+    /// published).
+    pub(crate) fn disconnect(
+        &mut self,
+        conn: ConnId,
+        reason: DisconnectReasonCode,
+        now: Timestamp,
+    ) {
+        let v5 = self.conns.get(&conn).is_some_and(|c| c.version.is_v5());
+        if v5 {
+            self.send(conn, &Packet::Disconnect(Disconnect::new(reason)), now);
+        }
+        self.drop_connection(conn, true, now);
+    }
+}
+
+impl Timestamp {
+    /// This instant plus milliseconds, saturating.
+    pub const fn plus_millis(self, ms: u64) -> Self {
+        Self(self.0.saturating_add(ms))
+    }
+}

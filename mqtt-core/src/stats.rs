@@ -1,0 +1,70 @@
+//! Counters kept by each shard and published under `$SYS`.
+
+/// Monotonic counters of one shard.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// PUBLISH packets received from clients.
+    pub messages_received: u64,
+    /// PUBLISH packets sent to clients.
+    pub messages_sent: u64,
+    /// Bytes decoded.
+    pub bytes_received: u64,
+    /// Bytes handed to the runtime.
+    pub bytes_sent: u64,
+    /// Messages dropped by queue limits or retained limits.
+    pub dropped: u64,
+    /// Messages dropped because they exceed the receiver's Maximum Packet Size.
+    pub dropped_too_large: u64,
+    /// Messages that expired before delivery.
+    pub expired: u64,
+    /// Active subscriptions.
+    pub subscriptions: u64,
+    /// Successful connects.
+    pub connects: u64,
+    /// Connections closed after CONNACK.
+    pub disconnects: u64,
+    /// Sessions taken over by a new connection.
+    pub takeovers: u64,
+    /// Will messages published.
+    pub wills: u64,
+    /// Sessions removed by expiry.
+    pub sessions_expired: u64,
+    /// Keep-alive timeouts.
+    pub keep_alive_timeouts: u64,
+    /// Connections closed because their output was not taken in time.
+    pub send_timeouts: u64,
+    /// Refusals by reason code (index = code).
+    pub rejected: [u64; 256],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            messages_received: 0,
+            messages_sent: 0,
+            bytes_received: 0,
+            bytes_sent: 0,
+            dropped: 0,
+            dropped_too_large: 0,
+            expired: 0,
+            subscriptions: 0,
+            connects: 0,
+            disconnects: 0,
+            takeovers: 0,
+            wills: 0,
+            sessions_expired: 0,
+            keep_alive_timeouts: 0,
+            send_timeouts: 0,
+            rejected: [0; 256],
+        }
+    }
+}
+
+impl Stats {
+    /// Counts one refusal with this reason code.
+    pub(crate) fn reject(&mut self, code: u8) {
+        if let Some(n) = self.rejected.get_mut(usize::from(code)) {
+            *n += 1;
+        }
+    }
+}
