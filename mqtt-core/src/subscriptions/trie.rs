@@ -63,14 +63,19 @@ impl<K, V> Node<K, V> {
 /// Takes a subtree apart with an explicit stack, so a deep chain cannot overflow the call
 /// stack the way recursive drop glue would.
 fn dismantle<K, V>(node: &mut Node<K, V>) {
+    // Leaves are dropped where they are found; only nodes with children wait on the stack.
+    fn detach_children<K, V>(n: &mut Node<K, V>, stack: &mut Vec<Node<K, V>>) {
+        let children = n.children.drain().map(|(_, c)| c);
+        stack.extend(children.filter(Node::has_children));
+        stack.extend(n.plus.take().map(|p| *p).filter(Node::has_children));
+    }
     if !node.has_children() {
         return;
     }
-    let mut stack: Vec<Node<K, V>> = node.children.drain().map(|(_, c)| c).collect();
-    stack.extend(node.plus.take().map(|p| *p));
+    let mut stack = Vec::new();
+    detach_children(node, &mut stack);
     while let Some(mut n) = stack.pop() {
-        stack.extend(n.children.drain().map(|(_, c)| c));
-        stack.extend(n.plus.take().map(|p| *p));
+        detach_children(&mut n, &mut stack);
     }
 }
 

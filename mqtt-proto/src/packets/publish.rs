@@ -119,9 +119,10 @@ impl Publish {
         p: PlainPublish,
     ) -> Result<Option<Packet>, DecodeError> {
         buf.advance(p.topic.start);
-        let topic = buf.split_to(p.topic.len());
-        buf.advance(p.payload_at - p.topic.end);
-        let payload = buf.split_to(total - p.payload_at).freeze();
+        // The topic, with the packet identifier and property length behind it cut off.
+        let mut topic = buf.split_to(p.payload_at - p.topic.start);
+        topic.truncate(p.topic.len());
+        let payload = buf.copy_to_bytes(total - p.payload_at);
         // Checked by the scan; the error arm is not reached.
         let Ok(topic) = ByteString::try_from(topic) else {
             return Err(DecodeError::InvalidUtf8);
