@@ -15,7 +15,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput,
+};
 use mqtt_proto::{DecodeOptions, Packet, ProtocolVersion, Role};
 use ringmq_benches::{
     connect_v5, encoded, publish_qos0, publish_qos1_props, repeated, subscribe_10,
@@ -117,23 +119,28 @@ fn codec(c: &mut Criterion) {
     let cases = cases();
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(1));
+    g.sampling_mode(SamplingMode::Flat);
     for case in &cases {
         decode_case(&mut g, case);
     }
     g.finish();
     let mut g = c.benchmark_group("encode");
     g.throughput(Throughput::Elements(1));
+    g.sampling_mode(SamplingMode::Flat);
     for case in &cases {
         encode_case(&mut g, case);
     }
     g.finish();
 }
 
+/// Many short samples of equal size, so that the median is robust to the samples that a
+/// busy machine preempts (report the median, not the mean).
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
-        .sample_size(50)
+        .sample_size(500)
+        .nresamples(20_000)
 }
 
 criterion_group! {

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use ahash::AHashMap;
 use bytestring::ByteString;
 
-/// Aliases a client has set for this connection: alias → topic.
+/// Aliases a client has set for this connection: alias → topic. A new connection starts
+/// empty [MQTT-3.3.2-7]; the codec bounds aliases to 1..=our Topic Alias Maximum, so the map
+/// never holds more than that many entries.
 #[derive(Debug, Default)]
 pub(crate) struct InboundAliases {
     map: AHashMap<u16, ByteString>,
@@ -34,13 +36,27 @@ pub(crate) enum OutboundAlias {
     None,
 }
 
+/// One alias in use.
+#[derive(Debug)]
+struct Slot {
+    topic: ByteString,
+    /// LRU stamp.
+    used: u64,
+}
+
 /// Least-recently-used outbound aliases, up to the client's Topic Alias Maximum.
+///
+/// A send is two steps, so that a PUBLISH that turns out not to fit the client's Maximum
+/// Packet Size leaves the table as the client knows it: [`OutboundAliases::peek`] says what
+/// to send, and [`OutboundAliases::commit`] records it once it was written.
 #[derive(Debug, Default)]
 pub(crate) struct OutboundAliases {
     max: u16,
     clock: u64,
-    by_topic: AHashMap<ByteString, (u16, u64)>,
-    by_alias: AHashMap<u16, ByteString>,
+    by_topic: AHashMap<ByteString, u16>,
+    /// Alias `a` is `slots[a - 1]`; aliases are handed out in order until all are used.
+    slots: Vec<Slot>,
+    /// LRU stamp → alias.
     lru: BTreeMap<u64, u16>,
 }
 
@@ -52,35 +68,63 @@ impl OutboundAliases {
         }
     }
 
-    /// Chooses the alias for `topic`, assigning or evicting as needed.
-    pub(crate) fn lookup(&mut self, topic: &ByteString) -> OutboundAlias {
+    /// The alias to use for `topic`, without recording anything.
+    pub(crate) fn peek(&self, topic: &ByteString) -> OutboundAlias {
+        // [MQTT-3.1.2-27] no aliases when the client's Topic Alias Maximum is absent or 0.
         if self.max == 0 {
             return OutboundAlias::None;
         }
+        if let Some(&alias) = self.by_topic.get(topic) {
+            return OutboundAlias::Known(alias);
+        }
+        // [MQTT-3.1.2-26] never above the client's maximum: 1..=max, then the LRU victim.
+        if self.slots.len() < usize::from(self.max) {
+            return u16::try_from(self.slots.len() + 1)
+                .map_or(OutboundAlias::None, |a| OutboundAlias::Assigned(a));
+        }
+        match self.lru.first_key_value() {
+            Some((_, &victim)) => OutboundAlias::Assigned(victim),
+            None => OutboundAlias::None,
+        }
+    }
+
+    /// Records that `choice` (from [`OutboundAliases::peek`] for `topic`) was sent.
+    pub(crate) fn commit(&mut self, topic: &ByteString, choice: OutboundAlias) {
+        let alias = match choice {
+            OutboundAlias::Known(a) | OutboundAlias::Assigned(a) => a,
+            OutboundAlias::None => return,
+        };
         self.clock += 1;
         let now = self.clock;
-        if let Some((alias, used)) = self.by_topic.get_mut(topic) {
-            self.lru.remove(used);
-            *used = now;
-            self.lru.insert(now, *alias);
-            return OutboundAlias::Known(*alias);
-        }
-        let alias = if self.by_alias.len() < usize::from(self.max) {
-            // Aliases 1..=max are handed out in order until all are used.
-            u16::try_from(self.by_alias.len() + 1).unwrap_or(self.max)
-        } else {
-            let Some((_, victim)) = self.lru.pop_first() else {
-                return OutboundAlias::None;
-            };
-            if let Some(old) = self.by_alias.remove(&victim) {
-                self.by_topic.remove(&old);
+        let index = usize::from(alias).saturating_sub(1);
+        match self.slots.get_mut(index) {
+            Some(slot) => {
+                self.lru.remove(&slot.used);
+                slot.used = now;
+                if slot.topic != *topic {
+                    // Reassigned: the old topic loses its alias.
+                    let old = core::mem::replace(&mut slot.topic, topic.clone());
+                    self.by_topic.remove(&old);
+                    self.by_topic.insert(topic.clone(), alias);
+                }
             }
-            victim
-        };
-        self.by_alias.insert(alias, topic.clone());
-        self.by_topic.insert(topic.clone(), (alias, now));
+            None => {
+                self.slots.push(Slot {
+                    topic: topic.clone(),
+                    used: now,
+                });
+                self.by_topic.insert(topic.clone(), alias);
+            }
+        }
         self.lru.insert(now, alias);
-        OutboundAlias::Assigned(alias)
+    }
+
+    /// [`OutboundAliases::peek`] and [`OutboundAliases::commit`] in one step.
+    #[cfg(test)]
+    pub(crate) fn lookup(&mut self, topic: &ByteString) -> OutboundAlias {
+        let choice = self.peek(topic);
+        self.commit(topic, choice);
+        choice
     }
 }
 
@@ -103,11 +147,39 @@ mod tests {
         assert_eq!(a.lookup(&t3), OutboundAlias::Assigned(2));
         assert_eq!(a.lookup(&t2), OutboundAlias::Assigned(1));
         assert_eq!(a.lookup(&t3), OutboundAlias::Known(2));
+        assert_eq!(a.by_topic.len(), 2);
+        assert_eq!(a.lru.len(), 2);
     }
 
     #[test]
-    fn zero_maximum_means_no_aliases_mqtt_3_3_2_10() {
+    fn peek_without_commit_changes_nothing() {
+        let mut a = OutboundAliases::new(1);
+        let (t1, t2) = (ByteString::from("a"), ByteString::from("b"));
+        assert_eq!(a.lookup(&t1), OutboundAlias::Assigned(1));
+        assert_eq!(a.peek(&t2), OutboundAlias::Assigned(1));
+        // Not committed: the client still knows alias 1 as t1.
+        assert_eq!(a.peek(&t1), OutboundAlias::Known(1));
+        assert_eq!(a.lookup(&t2), OutboundAlias::Assigned(1));
+        assert_eq!(a.peek(&t1), OutboundAlias::Assigned(1));
+    }
+
+    #[test]
+    fn zero_maximum_means_no_aliases_mqtt_3_1_2_27() {
         let mut a = OutboundAliases::new(0);
         assert_eq!(a.lookup(&ByteString::from("a")), OutboundAlias::None);
+    }
+
+    #[test]
+    fn aliases_stay_within_the_maximum_mqtt_3_1_2_26() {
+        let mut a = OutboundAliases::new(3);
+        for i in 0..10u32 {
+            let t = ByteString::from(format!("t/{i}"));
+            match a.lookup(&t) {
+                OutboundAlias::Assigned(n) => assert!((1..=3).contains(&n)),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(a.slots.len(), 3);
+        assert_eq!(a.by_topic.len(), 3);
     }
 }

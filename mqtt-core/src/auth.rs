@@ -74,7 +74,10 @@ pub enum AuthDecision {
     },
     /// Refuse with this CONNACK reason (mapped to a v3 return code on 3.x).
     Deny(ConnectReasonCode),
-    /// The runtime will answer through [`crate::Shard::handle_auth`].
+    /// The runtime will answer through [`crate::Shard::handle_auth`]: the shard emits
+    /// [`crate::Output::Auth`] with the request, remembers it, and continues the exchange
+    /// with the answer. Meanwhile the connection is not blocked, but nothing else of a
+    /// connecting client is processed; the connect timeout still runs.
     Defer,
 }
 

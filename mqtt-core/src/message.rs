@@ -24,8 +24,10 @@ pub struct Message {
     /// RETAIN flag as published.
     pub retain: bool,
     /// Properties passed through to receivers: payload format, content type, response topic,
-    /// correlation data, user properties, in order [MQTT-3.3.2-17/18]. Topic alias, message
-    /// expiry and subscription identifiers are per hop and are cleared here.
+    /// correlation data, user properties, in order [MQTT-3.3.2-17/18]. Topic alias and
+    /// subscription identifiers are per hop and are cleared here. The Message Expiry Interval
+    /// is kept as received, as the mark that the publisher set one: a forwarded copy carries
+    /// what is left of it, computed from [`Message::expires_at`] [MQTT-3.3.2-6].
     pub properties: PublishProperties,
     /// When the message expires (from Message Expiry Interval), if it does.
     pub expires_at: Option<Timestamp>,

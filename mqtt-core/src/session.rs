@@ -115,22 +115,29 @@ impl Session {
         self.next_seq
     }
 
-    /// Queues a delivery, applying the drop policy when full: drop a QoS 0 message first,
-    /// else the oldest. Returns how many messages were dropped (0 or 1).
+    /// Queues a delivery, then applies the drop policy ([`Session::trim_queue`]). Returns how
+    /// many messages were dropped.
     pub(crate) fn enqueue(&mut self, d: Delivery, max: usize) -> usize {
-        if max == 0 {
-            return 1;
-        }
-        let mut dropped = 0;
-        if self.queue.len() >= max {
-            if let Some(i) = self.queue.iter().position(|q| q.qos == QoS::AtMostOnce) {
-                self.queue.remove(i);
-            } else {
-                self.queue.pop_front();
-            }
-            dropped = 1;
-        }
         self.queue.push_back(d);
+        self.trim_queue(max)
+    }
+
+    /// Drops messages until at most `max` are queued: the oldest QoS 0 message first, then
+    /// the oldest message of any QoS (`Config::max_queued_messages`). Returns how many were
+    /// dropped; the caller counts them.
+    pub(crate) fn trim_queue(&mut self, max: usize) -> usize {
+        let mut dropped = 0;
+        while self.queue.len() > max {
+            match self.queue.iter().position(|q| q.qos == QoS::AtMostOnce) {
+                Some(i) => {
+                    self.queue.remove(i);
+                }
+                None => {
+                    self.queue.pop_front();
+                }
+            }
+            dropped += 1;
+        }
         dropped
     }
 

@@ -1,6 +1,10 @@
 //! Counters kept by each shard and published under `$SYS`.
 
 /// Monotonic counters of one shard.
+///
+/// Gauges (connected clients, subscriptions, retained messages) are not kept here: they are
+/// read from the structures themselves ([`crate::Shard::subscription_count`] and friends), so
+/// they cannot drift.
 #[derive(Debug, Clone)]
 pub struct Stats {
     /// PUBLISH packets received from clients.
@@ -11,14 +15,19 @@ pub struct Stats {
     pub bytes_received: u64,
     /// Bytes handed to the runtime.
     pub bytes_sent: u64,
-    /// Messages dropped by queue limits or retained limits.
+    /// Messages dropped by session queue limits, QoS 0 messages dropped because the
+    /// receiver's output buffer was full (a slow reader), or messages queued for a session
+    /// that ended.
     pub dropped: u64,
     /// Messages dropped because they exceed the receiver's Maximum Packet Size.
     pub dropped_too_large: u64,
+    /// Deliveries refused by the ACL's Receive check (at routing, dequeue or re-send).
+    pub receive_denied: u64,
     /// Messages that expired before delivery.
     pub expired: u64,
-    /// Active subscriptions.
-    pub subscriptions: u64,
+    /// Retained messages not stored because the retained store was at its count or byte
+    /// limit (they were still delivered to current subscribers).
+    pub retained_refused: u64,
     /// Successful connects.
     pub connects: u64,
     /// Connections closed after CONNACK.
@@ -46,8 +55,9 @@ impl Default for Stats {
             bytes_sent: 0,
             dropped: 0,
             dropped_too_large: 0,
+            receive_denied: 0,
             expired: 0,
-            subscriptions: 0,
+            retained_refused: 0,
             connects: 0,
             disconnects: 0,
             takeovers: 0,

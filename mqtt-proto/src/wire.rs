@@ -161,7 +161,7 @@ fn scan_printable_ascii(s: &[u8]) -> Option<bool> {
     (special == 0).then_some(wild != 0)
 }
 
-/// The byte-by-byte check behind [`check_utf8`].
+/// The byte-by-byte check behind [`check_utf8`], for strings that are not all printable ASCII.
 fn check_utf8_exact(s: &[u8], policy: ControlChars) -> Result<bool, DecodeError> {
     let mut wildcard = false;
     let mut non_ascii = false;
@@ -337,11 +337,12 @@ mod tests {
         }
     }
 
-    /// The word-at-a-time scan agrees with the byte-by-byte check: every byte value at every
-    /// position of strings up to 17 bytes, and every pair of byte values at a few positions.
+    /// The fast scans agree with the byte-by-byte check: every byte value at every position of
+    /// strings up to 40 bytes (the word and the sixteen-byte block scans), and every pair of
+    /// byte values at a few positions.
     #[test]
     fn fast_scan_matches_exact_check() {
-        for len in 0..=17usize {
+        for len in 0..=40usize {
             for pos in 0..len {
                 for b in 0..=255u8 {
                     let mut s = vec![b'a'; len];
@@ -352,10 +353,18 @@ mod tests {
                 }
             }
         }
-        for (i, j) in [(0usize, 1usize), (6, 7), (7, 8), (3, 12), (14, 15)] {
+        for (i, j) in [
+            (0usize, 1usize),
+            (6, 7),
+            (7, 8),
+            (3, 12),
+            (14, 15),
+            (2, 20),
+            (16, 33),
+        ] {
             for a in 0..=255u8 {
                 for b in 0..=255u8 {
-                    let mut s = vec![b'/'; 16];
+                    let mut s = vec![b'/'; 34];
                     if let Some(x) = s.get_mut(i) {
                         *x = a;
                     }

@@ -6,6 +6,7 @@ use core::net::SocketAddr;
 use bytes::BytesMut;
 use mqtt_proto::{Connect, DecodeOptions, LastWill, ProtocolVersion};
 
+use super::auth_exchange::AuthExchange;
 use crate::alias::{InboundAliases, OutboundAliases};
 use crate::ids::SessionId;
 use crate::time::Timestamp;
@@ -54,8 +55,8 @@ pub(crate) struct Connection {
     pub(crate) inbound_aliases: InboundAliases,
     pub(crate) outbound_aliases: OutboundAliases,
     pub(crate) will: Option<LastWill>,
-    /// Enhanced authentication method in use, for re-authentication.
-    pub(crate) auth_method: Option<bytestring::ByteString>,
+    /// Where authentication stands: method, a deferred request, input held meanwhile.
+    pub(crate) auth: AuthExchange,
     /// Session Expiry Interval the client sent in CONNECT was 0 (then DISCONNECT may not
     /// raise it [MQTT-3.14.2-2]).
     pub(crate) connect_expiry_zero: bool,
@@ -86,7 +87,7 @@ impl Connection {
             inbound_aliases: InboundAliases::default(),
             outbound_aliases: OutboundAliases::new(0),
             will: None,
-            auth_method: None,
+            auth: AuthExchange::default(),
             connect_expiry_zero: true,
             assigned_client_id: false,
         }

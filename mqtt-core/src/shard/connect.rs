@@ -1,17 +1,17 @@
-//! CONNECT, authentication (plain and enhanced), CONNACK, client identifiers, takeover and
-//! session resume; also the packet dispatch by connection state.
+//! CONNECT, client identifiers, CONNACK, takeover and session resume; also the packet
+//! dispatch by connection state. Authentication exchanges live in `auth_exchange`.
 
 use bytes::Bytes;
 use bytestring::ByteString;
 use mqtt_proto::{
-    Auth, AuthProperties, AuthReasonCode, ConnAck, ConnAckProperties, Connect, ConnectReasonCode,
-    DecodeError, DisconnectReasonCode, Packet, ProtocolVersion, QoS,
+    ConnAck, ConnAckProperties, Connect, ConnectReasonCode, DecodeError, DisconnectReasonCode,
+    Packet, ProtocolVersion, QoS,
 };
 
-use super::{ConnState, Output, Shard};
+use super::{ConnState, Shard};
 use crate::alias::OutboundAliases;
-use crate::auth::{AuthDecision, AuthRequest, AuthStep, ClientInfo};
-use crate::ids::ConnId;
+use crate::auth::{AuthRequest, AuthStep, ClientInfo};
+use crate::ids::{ConnId, SessionId};
 use crate::session::Session;
 use crate::time::Timestamp;
 use crate::timer::Timer;
@@ -37,7 +37,9 @@ impl Shard {
             (ConnState::Authenticating(_), Packet::Disconnect(_)) => {
                 self.drop_connection(conn, false, now)
             }
-            // Nothing else may arrive before CONNACK.
+            // [MQTT-3.1.2-30] during an AUTH exchange only AUTH or DISCONNECT may arrive
+            // before CONNACK: CONNACK 0x82. (Without a method, input waits instead: see
+            // `AuthExchange::holds_input`.)
             (ConnState::Authenticating(_), _) => self.protocol_error(
                 conn,
                 DecodeError::UnexpectedPacket(mqtt_proto::PacketType::Connect),
@@ -50,13 +52,7 @@ impl Shard {
         }
     }
 
-    fn handle_connected(
-        &mut self,
-        conn: ConnId,
-        sid: crate::ids::SessionId,
-        packet: Packet,
-        now: Timestamp,
-    ) {
+    fn handle_connected(&mut self, conn: ConnId, sid: SessionId, packet: Packet, now: Timestamp) {
         match packet {
             Packet::Publish(p) => self.handle_publish(conn, sid, p, now),
             Packet::PubAck(a) => self.handle_puback(conn, sid, a.packet_id.get(), now),
@@ -90,45 +86,50 @@ impl Shard {
         };
         c.version = v;
         c.decode.version = v;
-        c.decode.max_packet_size = cfg.max_packet_size;
+        // The packet limit stays `max_connect_packet_size` until CONNACK (bad-inputs row 5),
+        // and the connect timer keeps running through authentication, so a client that never
+        // finishes an AUTH exchange is closed like one that never finishes CONNECT (row 23).
         c.decode.topic_alias_maximum = if v.is_v5() {
             cfg.topic_alias_maximum
         } else {
             0
         };
-        if let Some(d) = c.connect_deadline.take() {
-            self.timers.cancel(d, Timer::ConnectTimeout(conn));
-        }
         let p = &connect.properties;
         c.limits.receive_maximum = p.receive_maximum.map_or(u16::MAX, |r| r.get());
         c.limits.max_packet_size = p
             .maximum_packet_size
             .map_or(mqtt_proto::MAX_PACKET_SIZE, |m| m.get());
+        // [MQTT-3.1.2-29] policy: the core sends no Reason String and no User Property on
+        // any packet it originates (acks, AUTH, CONNACK, DISCONNECT; a PUBLISH carries only
+        // its publisher's properties, which the rule allows), so the rule holds for
+        // every client; the flag is kept for when diagnostics are added.
         c.limits.problem_information = p.request_problem_information.unwrap_or(true);
         c.outbound_aliases = OutboundAliases::new(p.topic_alias_maximum.unwrap_or(0));
         c.connect_expiry_zero = p.session_expiry_interval.unwrap_or(0) == 0;
-        c.auth_method = p.authentication_method.clone();
+        c.auth.method = p.authentication_method.clone();
 
         // Client identifier rules.
         if connect.client_id.len() > cfg.max_client_id_len {
+            // v5 [MQTT-3.1.3-8] 0x85; on 3.x return code 0x02 [MQTT-3.1.3-9] (3.1.1).
             return self.refuse(conn, v, ConnectReasonCode::ClientIdentifierNotValid, now);
         }
         let mut connect = connect;
         if connect.client_id.is_empty() {
             let allowed = match v {
-                // [MQTT-3.1.3-6] v5: the server assigns an identifier.
+                // v5 [MQTT-3.1.3-6] the server may accept an empty id and assign one, or
+                // refuse it with 0x85 [MQTT-3.1.3-8].
                 ProtocolVersion::V5 => cfg.assign_client_id,
-                // [MQTT-3.1.3-7] 3.1.1 allows an empty id only with Clean Session 1;
-                // [MQTT-3.1.3-8] otherwise CONNACK 0x02.
+                // 3.1.1 [MQTT-3.1.3-6] an empty id may be accepted (and an id assigned) only
+                // with Clean Session 1 [MQTT-3.1.3-7]; otherwise return code 0x02
+                // [MQTT-3.1.3-8].
                 ProtocolVersion::V3_1_1 => connect.clean_start && cfg.assign_client_id,
-                // 3.1 requires 1 to 23 characters.
+                // 3.1 (§3.1 "Client Identifier") requires 1 to 23 characters: 0x02.
                 ProtocolVersion::V3_1 => false,
             };
             if !allowed {
                 return self.refuse(conn, v, ConnectReasonCode::ClientIdentifierNotValid, now);
             }
-            let r = self.next_random();
-            connect.client_id = ByteString::from(format!("ringmq-{}-{r:016x}", self.id.0));
+            connect.client_id = self.assign_client_id();
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.assigned_client_id = true;
             }
@@ -150,152 +151,16 @@ impl Shard {
         self.apply_auth(conn, decision, req, now);
     }
 
-    /// The runtime's answer to an [`Output::Auth`] request.
-    pub fn handle_auth(&mut self, conn: ConnId, decision: AuthDecision, now: Timestamp) {
-        if decision == AuthDecision::Defer {
-            return;
-        }
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
-        let req = AuthRequest {
-            conn,
-            client_id: ByteString::new(),
-            username: None,
-            password: None,
-            peer: c.peer,
-            step: AuthStep::Continue,
-            method: c.auth_method.clone(),
-            data: None,
-        };
-        self.apply_auth(conn, decision, req, now);
-    }
-
-    fn apply_auth(
-        &mut self,
-        conn: ConnId,
-        decision: AuthDecision,
-        req: AuthRequest,
-        now: Timestamp,
-    ) {
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
-        let connecting = matches!(c.state, ConnState::Authenticating(_));
-        let v = c.version;
-        let method = c.auth_method.clone();
-        match decision {
-            AuthDecision::Defer => self.push_output(Output::Auth(req)),
-            AuthDecision::Continue { data } => {
-                if method.is_none() || !v.is_v5() {
-                    // A challenge needs enhanced authentication (MQTT 5).
-                    return self.refuse_or_disconnect(
-                        conn,
-                        connecting,
-                        ConnectReasonCode::BadAuthenticationMethod,
-                        now,
-                    );
-                }
-                let auth = Auth {
-                    reason_code: AuthReasonCode::ContinueAuthentication,
-                    properties: AuthProperties {
-                        authentication_method: method,
-                        authentication_data: Some(data),
-                        ..AuthProperties::default()
-                    },
-                };
-                self.send(conn, &Packet::Auth(auth), now);
-            }
-            AuthDecision::Deny(code) => self.refuse_or_disconnect(conn, connecting, code, now),
-            AuthDecision::Allow { data } => {
-                if connecting {
-                    self.accept_connect(conn, data, now);
-                } else {
-                    // Re-authentication succeeded.
-                    let auth = Auth {
-                        reason_code: AuthReasonCode::Success,
-                        properties: AuthProperties {
-                            authentication_method: method,
-                            authentication_data: data,
-                            ..AuthProperties::default()
-                        },
-                    };
-                    self.send(conn, &Packet::Auth(auth), now);
-                }
+    /// A unique client identifier for a client that sent an empty one
+    /// ([MQTT-3.1.3-6]: unique on this shard; the shard id makes it unique across shards).
+    fn assign_client_id(&mut self) -> ByteString {
+        loop {
+            let r = self.next_random();
+            let id = ByteString::from(format!("ringmq-{}-{r:016x}", self.id.0));
+            if !self.by_client.contains_key(&id) {
+                return id;
             }
         }
-    }
-
-    fn refuse_or_disconnect(
-        &mut self,
-        conn: ConnId,
-        connecting: bool,
-        code: ConnectReasonCode,
-        now: Timestamp,
-    ) {
-        if connecting {
-            let v = self
-                .conns
-                .get(&conn)
-                .map_or(ProtocolVersion::V5, |c| c.version);
-            self.refuse(conn, v, code, now);
-        } else {
-            let reason = DisconnectReasonCode::from_u8(code.as_u8())
-                .unwrap_or(DisconnectReasonCode::NotAuthorized);
-            self.disconnect(conn, reason, now);
-        }
-    }
-
-    /// An AUTH packet from the client: the next step of an exchange, or re-authentication.
-    fn handle_auth_packet(&mut self, conn: ConnId, a: Auth, now: Timestamp) {
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
-        let connecting = matches!(c.state, ConnState::Authenticating(_));
-        let step = match (connecting, a.reason_code) {
-            (true, AuthReasonCode::ContinueAuthentication) => AuthStep::Continue,
-            (false, AuthReasonCode::ReAuthenticate) => AuthStep::ReAuthenticate,
-            (false, AuthReasonCode::ContinueAuthentication) => AuthStep::Continue,
-            // [MQTT-4.12.0-2] [MQTT-3.15.2-1] anything else is a protocol error.
-            _ => {
-                return self.protocol_error(
-                    conn,
-                    DecodeError::UnexpectedPacket(mqtt_proto::PacketType::Auth),
-                    now,
-                );
-            }
-        };
-        // [MQTT-4.12.0-5] the method must be the one of CONNECT.
-        if c.auth_method.is_none() || a.properties.authentication_method != c.auth_method {
-            return self.protocol_error(
-                conn,
-                DecodeError::UnexpectedPacket(mqtt_proto::PacketType::Auth),
-                now,
-            );
-        }
-        let (client_id, username) = match &c.state {
-            ConnState::Authenticating(connect) => {
-                (connect.client_id.clone(), connect.username.clone())
-            }
-            ConnState::Connected(sid) => self
-                .sessions
-                .get(sid)
-                .map(|s| (s.client.client_id.clone(), s.client.username.clone()))
-                .unwrap_or_default(),
-            ConnState::AwaitingConnect => (ByteString::new(), None),
-        };
-        let req = AuthRequest {
-            conn,
-            client_id,
-            username,
-            password: None,
-            peer: c.peer,
-            step,
-            method: c.auth_method.clone(),
-            data: a.properties.authentication_data,
-        };
-        let decision = self.authenticator.authenticate(&req);
-        self.apply_auth(conn, decision, req, now);
     }
 
     /// CONNACK with a refusal, then close. On 3.x the reason becomes a return code.
@@ -354,7 +219,12 @@ impl Shard {
 
     /// Authentication passed: bind to a session (taking over any other connection), send
     /// CONNACK, resume delivery.
-    fn accept_connect(&mut self, conn: ConnId, auth_data: Option<Bytes>, now: Timestamp) {
+    pub(crate) fn accept_connect(
+        &mut self,
+        conn: ConnId,
+        auth_data: Option<Bytes>,
+        now: Timestamp,
+    ) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -366,7 +236,10 @@ impl Shard {
         let connect = *connect;
         let v = connect.protocol_version;
         let cfg = &self.config;
-        let assigned = c.assigned_client_id;
+        if let Some(d) = c.connect_deadline.take() {
+            self.timers.cancel(d, Timer::ConnectTimeout(conn));
+        }
+        c.decode.max_packet_size = cfg.max_packet_size;
 
         // Session Expiry Interval: v5 property, or the v3 clean-session flag.
         let requested = if v.is_v5() {
@@ -378,7 +251,8 @@ impl Shard {
         };
         let expiry = requested.min(cfg.max_session_expiry);
 
-        // Keep alive: the client's value, or the server's maximum.
+        // Keep alive: the client's value, or on MQTT 5 the server's maximum, sent as Server
+        // Keep Alive [MQTT-3.2.2-21]. A 3.x client cannot be told, so its own value stands.
         let mut server_keep_alive = None;
         let mut keep_alive = connect.keep_alive;
         if let Some(max) = cfg.max_keep_alive {
@@ -387,37 +261,18 @@ impl Shard {
                 server_keep_alive = Some(max);
             }
         }
+        // [MQTT-3.1.2-22] closed after one and a half keep alive periods of silence.
         c.keep_alive_ms = u64::from(keep_alive) * 1500;
         c.will = connect.will.clone();
         let peer = c.peer;
 
-        // Takeover and resume.
         let client = ClientInfo {
             client_id: connect.client_id.clone(),
             username: connect.username.clone(),
             peer,
             version: v,
         };
-        let existing = self.by_client.get(&connect.client_id).copied();
-        let mut session_present = false;
-        let sid = match existing {
-            Some(sid) => {
-                let old_conn = self.sessions.get(&sid).and_then(|s| s.conn);
-                if let Some(old) = old_conn {
-                    // [MQTT-3.1.4-3] the existing connection is told 0x8E and closed.
-                    self.stats.takeovers += 1;
-                    self.disconnect(old, DisconnectReasonCode::SessionTakenOver, now);
-                }
-                if connect.clean_start {
-                    self.end_session(sid, now);
-                    self.create_session(client)
-                } else {
-                    session_present = true;
-                    sid
-                }
-            }
-            None => self.create_session(client),
-        };
+        let (sid, session_present) = self.bind_session(client, connect.clean_start, now);
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -438,48 +293,25 @@ impl Shard {
         }
         self.stats.connects += 1;
 
-        let mut props = ConnAckProperties::default();
-        if v.is_v5() {
-            let cfg = &self.config;
+        let properties = if v.is_v5() {
+            let mut props = self.connack_properties(conn, &connect, server_keep_alive);
             if expiry != requested {
                 props.session_expiry_interval = Some(expiry);
             }
-            props.receive_maximum = core::num::NonZeroU16::new(cfg.receive_maximum);
-            if cfg.max_qos != QoS::ExactlyOnce {
-                props.maximum_qos = Some(cfg.max_qos);
-            }
-            if !cfg.retain_available {
-                props.retain_available = Some(false);
-            }
-            props.maximum_packet_size = core::num::NonZeroU32::new(cfg.max_packet_size);
-            if cfg.topic_alias_maximum > 0 {
-                props.topic_alias_maximum = Some(cfg.topic_alias_maximum);
-            }
-            if !cfg.wildcard_subscriptions {
-                props.wildcard_subscription_available = Some(false);
-            }
-            if !cfg.subscription_identifiers {
-                props.subscription_identifiers_available = Some(false);
-            }
-            if !cfg.shared_subscriptions {
-                props.shared_subscription_available = Some(false);
-            }
-            props.server_keep_alive = server_keep_alive;
-            if assigned {
-                props.assigned_client_identifier = Some(connect.client_id.clone());
-            }
-            if connect.properties.request_response_information == Some(true) {
-                props.response_information = cfg.response_information.clone();
-            }
+            // [MQTT-4.12.0-5] a successful CONNACK names the method of CONNECT (and only
+            // then [MQTT-4.12.0-6]).
             if let Some(m) = &connect.properties.authentication_method {
                 props.authentication_method = Some(m.clone());
                 props.authentication_data = auth_data;
             }
-        }
+            props
+        } else {
+            ConnAckProperties::default()
+        };
         let ack = ConnAck {
             session_present,
             reason_code: ConnectReasonCode::Success,
-            properties: props,
+            properties,
         };
         self.send(conn, &Packet::ConnAck(Box::new(ack)), now);
         self.arm_keep_alive(conn, now);
@@ -489,7 +321,87 @@ impl Shard {
         self.pump(sid, now);
     }
 
-    pub(crate) fn create_session(&mut self, client: ClientInfo) -> crate::ids::SessionId {
+    /// Finds or creates the session of `client`: an existing connection with the same client
+    /// identifier is taken over, and the session is resumed or, with Clean Start, replaced.
+    /// Returns the session and whether it was resumed (Session Present).
+    fn bind_session(
+        &mut self,
+        client: ClientInfo,
+        clean_start: bool,
+        now: Timestamp,
+    ) -> (SessionId, bool) {
+        let Some(sid) = self.by_client.get(&client.client_id).copied() else {
+            return (self.create_session(client), false);
+        };
+        let old_conn = self.sessions.get(&sid).and_then(|s| s.conn);
+        if let Some(old) = old_conn {
+            // [MQTT-3.1.4-3] the existing connection is told 0x8E (MQTT 5) and closed. Its
+            // will is handled as for any abnormal close; with Session Expiry 0 (3.x: Clean
+            // Session 1) its session ends here, so nothing is left to resume.
+            self.stats.takeovers += 1;
+            self.disconnect(old, DisconnectReasonCode::SessionTakenOver, now);
+        }
+        if !self.sessions.contains_key(&sid) {
+            return (self.create_session(client), false);
+        }
+        if clean_start {
+            // [MQTT-3.1.2-4] Clean Start 1: the existing session is discarded.
+            self.end_session(sid, now);
+            (self.create_session(client), false)
+        } else {
+            // [MQTT-3.1.2-5] Clean Start 0 with a session: it is resumed, Session Present 1
+            // [MQTT-3.2.2-3].
+            (sid, true)
+        }
+    }
+
+    /// CONNACK properties advertising the server's limits and choices (MQTT 5 §3.2.2.3).
+    fn connack_properties(
+        &self,
+        conn: ConnId,
+        connect: &Connect,
+        server_keep_alive: Option<u16>,
+    ) -> ConnAckProperties {
+        let cfg = &self.config;
+        let mut props = ConnAckProperties {
+            receive_maximum: core::num::NonZeroU16::new(cfg.receive_maximum),
+            maximum_packet_size: core::num::NonZeroU32::new(cfg.max_packet_size),
+            // [MQTT-3.2.2-21] the keep alive the client must use instead of its own.
+            server_keep_alive,
+            ..ConnAckProperties::default()
+        };
+        // Maximum QoS is sent only below 2 (absent means 2).
+        if cfg.max_qos != QoS::ExactlyOnce {
+            props.maximum_qos = Some(cfg.max_qos);
+        }
+        // Availability flags are sent only when false (absent means available).
+        if !cfg.retain_available {
+            props.retain_available = Some(false);
+        }
+        if !cfg.wildcard_subscriptions {
+            props.wildcard_subscription_available = Some(false);
+        }
+        if !cfg.subscription_identifiers {
+            props.subscription_identifiers_available = Some(false);
+        }
+        if !cfg.shared_subscriptions {
+            props.shared_subscription_available = Some(false);
+        }
+        if cfg.topic_alias_maximum > 0 {
+            props.topic_alias_maximum = Some(cfg.topic_alias_maximum);
+        }
+        // [MQTT-3.2.2-16] an assigned identifier is returned.
+        if self.conns.get(&conn).is_some_and(|c| c.assigned_client_id) {
+            props.assigned_client_identifier = Some(connect.client_id.clone());
+        }
+        // [MQTT-3.1.2-28] Response Information only when requested.
+        if connect.properties.request_response_information == Some(true) {
+            props.response_information = cfg.response_information.clone();
+        }
+        props
+    }
+
+    pub(crate) fn create_session(&mut self, client: ClientInfo) -> SessionId {
         let sid = self.new_session_id();
         self.by_client.insert(client.client_id.clone(), sid);
         self.sessions.insert(sid, Session::new(client));

@@ -5,7 +5,7 @@ use mqtt_proto::{Disconnect, DisconnectReasonCode, LastWill, Packet};
 use super::{ConnState, Output, Shard};
 use crate::ids::{ConnId, SessionId};
 use crate::message::Message;
-use crate::session::PendingWill;
+use crate::session::{InflightState, PendingWill};
 use crate::time::Timestamp;
 use crate::timer::Timer;
 
@@ -43,11 +43,11 @@ impl Shard {
         };
         s.conn = None;
         let expiry = s.expiry_interval;
-        let client_id = s.client.client_id.clone();
+        let client = s.client.clone();
         if let Some(w) = will {
             let delay = w.properties.will_delay_interval.unwrap_or(0);
             if delay == 0 {
-                self.publish_will(client_id, w, now);
+                self.publish_will(&client, w, now);
             } else if let Some(s) = self.sessions.get_mut(&sid) {
                 // [MQTT-3.1.3-9] published after the delay or when the session ends,
                 // whichever comes first.
@@ -84,13 +84,23 @@ impl Shard {
         }
         if let Some(w) = s.pending_will {
             self.timers.cancel(w.at, Timer::WillDelay(sid));
-            self.publish_will(s.client.client_id.clone(), w.will, now);
+            self.publish_will(&s.client, w.will, now);
         }
         self.stats.dropped += s.queue.len() as u64;
     }
 
-    /// Publishes a will message as if its client had published it.
-    fn publish_will(&mut self, client_id: bytestring::ByteString, w: LastWill, now: Timestamp) {
+    /// Publishes a will message as if its client had published it, so it passes the same
+    /// checks: no `$SYS` topic and the publish ACL, asked now rather than at CONNECT.
+    fn publish_will(&mut self, client: &crate::auth::ClientInfo, w: LastWill, now: Timestamp) {
+        let action = crate::auth::Action::Publish {
+            topic: &w.topic,
+            qos: w.qos,
+            retain: w.retain,
+        };
+        if super::sys::is_sys_topic(&w.topic) || !self.acl.check(client, action) {
+            self.stats.reject(0x87);
+            return;
+        }
         let mut properties = mqtt_proto::PublishProperties {
             payload_format_indicator: w.properties.payload_format_indicator,
             response_topic: w.properties.response_topic,
@@ -99,7 +109,8 @@ impl Shard {
             content_type: w.properties.content_type,
             ..Default::default()
         };
-        properties.message_expiry_interval = None;
+        // Kept as the mark that the will had an expiry (the forwarded value is recomputed).
+        properties.message_expiry_interval = w.properties.message_expiry_interval;
         let msg = Message {
             topic: w.topic,
             payload: w.payload,
@@ -107,7 +118,7 @@ impl Shard {
             retain: w.retain && self.config.retain_available,
             properties,
             expires_at: self.expiry_deadline(w.properties.message_expiry_interval, now),
-            publisher: Some(client_id),
+            publisher: Some(client.client_id.clone()),
         };
         self.stats.wills += 1;
         self.route(std::sync::Arc::new(msg), now);
@@ -149,12 +160,22 @@ impl Shard {
         self.timers.rearm(old, at, Timer::KeepAlive(conn));
     }
 
-    /// Resends unacknowledged QoS 1/2 messages in their original order, PUBLISH with DUP
-    /// or PUBREL [MQTT-4.4.0-1]. Expired messages are dropped instead.
+    /// Resends unacknowledged QoS 1/2 messages in their original order and with their
+    /// original packet identifiers: PUBLISH with DUP, or PUBREL for those already received
+    /// [MQTT-4.4.0-1] [MQTT-4.6.0-1].
+    ///
+    /// Message expiry does not apply here: delivery has started [MQTT-3.3.2-5]
+    /// [MQTT-4.3.3-7], and the client may hold a QoS 2 packet identifier as received, so
+    /// dropping the message and reusing the identifier would make it discard the next message
+    /// as a duplicate. A message that no longer fits the new connection's Maximum Packet Size
+    /// is dropped and counted [MQTT-3.1.2-25].
     pub(crate) fn resend_inflight(&mut self, sid: SessionId, conn: ConnId, now: Timestamp) {
         let Some(s) = self.sessions.get(&sid) else {
             return;
         };
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
         for pid in s.inflight_in_order() {
             let Some(entry) = self
                 .sessions
@@ -164,21 +185,26 @@ impl Shard {
             else {
                 continue;
             };
-            match entry.state {
-                crate::session::InflightState::AwaitPubComp => {
-                    if let Some(p) = core::num::NonZeroU16::new(pid) {
-                        self.send(conn, &Packet::PubRel(mqtt_proto::PubRel::new(p)), now);
-                    }
+            let sent = match entry.state {
+                InflightState::AwaitPubComp => match core::num::NonZeroU16::new(pid) {
+                    Some(p) => self.send(conn, &Packet::PubRel(mqtt_proto::PubRel::new(p)), now),
+                    None => false,
+                },
+                // [bad-inputs row 26] a revoked Receive permission stops the re-send; the
+                // message is forgotten.
+                InflightState::AwaitPubAck | InflightState::AwaitPubRec
+                    if !self.may_receive(sid, &entry.delivery.msg.topic) =>
+                {
+                    self.stats.receive_denied += 1;
+                    false
                 }
-                _ => {
-                    if entry.delivery.msg.is_expired(now) {
-                        if let Some(s) = self.sessions.get_mut(&sid) {
-                            s.inflight.remove(&pid);
-                        }
-                        self.stats.expired += 1;
-                        continue;
-                    }
-                    self.write_publish(conn, sid, &entry.delivery, Some(pid), true, now);
+                InflightState::AwaitPubAck | InflightState::AwaitPubRec => {
+                    self.write_publish(conn, sid, &entry.delivery, Some(pid), true, now)
+                }
+            };
+            if !sent {
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    s.inflight.remove(&pid);
                 }
             }
         }
@@ -255,8 +281,8 @@ impl Shard {
                 };
                 if s.pending_will.as_ref().is_some_and(|w| w.at == at) {
                     if let Some(w) = s.pending_will.take() {
-                        let client = s.client.client_id.clone();
-                        self.publish_will(client, w.will, now);
+                        let client = s.client.clone();
+                        self.publish_will(&client, w.will, now);
                     }
                 }
             }

@@ -7,8 +7,10 @@
 //! every [`Output::Transmit`], call [`Shard::take_transmit`] once the connection's socket can
 //! take more bytes, and write what it returns in one write. `now` never goes backwards.
 
+mod auth_exchange;
 mod conn;
 mod connect;
+mod deliver;
 mod lifecycle;
 mod publish;
 mod subscribe;
@@ -185,12 +187,26 @@ impl Shard {
     }
 
     /// Bytes arrived. Whole packets are consumed from `buf`; a partial one stays there.
+    /// While the shard holds a connection's input itself (a deferred CONNECT authentication,
+    /// see [`Shard::handle_auth`]) it takes all of `buf`.
     pub fn handle_bytes(&mut self, conn: ConnId, buf: &mut BytesMut, now: Timestamp) {
         self.start(now);
+        if self.intercept_input(conn, buf, now) {
+            return;
+        }
+        self.decode_input(conn, buf, now);
+    }
+
+    /// Decodes and handles whole packets from `buf` until only a partial one is left, the
+    /// connection is gone, or its input must be held.
+    pub(crate) fn decode_input(&mut self, conn: ConnId, buf: &mut BytesMut, now: Timestamp) {
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
+            if c.auth.holds_input(&c.state) {
+                return self.hold_input(conn, buf, now);
+            }
             let before = buf.len();
             match Packet::decode(buf, &c.decode) {
                 Ok(Some(packet)) => {

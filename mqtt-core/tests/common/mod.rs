@@ -5,11 +5,24 @@
 //! and which connections were closed. `recv` decodes what a client got.
 #![allow(
     dead_code,
+    unused_imports, // each test file uses only some of the helper modules re-exported here
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic
 )]
+
+mod subs;
+pub use subs::*;
+
+mod sessions;
+pub use sessions::*;
+
+mod connecting;
+pub use connecting::*;
+
+mod publishing;
+pub use publishing::*;
 
 use std::collections::{HashMap, HashSet};
 
@@ -40,6 +53,8 @@ pub struct Harness {
     pub auth_requests: Vec<AuthRequest>,
     /// If false, Transmit outputs are not taken (a reader that never reads).
     pub reading: HashMap<ConnId, bool>,
+    /// Bytes sent to each connection that the shard has not consumed yet.
+    inbound: HashMap<ConnId, BytesMut>,
 }
 
 impl Harness {
@@ -53,6 +68,7 @@ impl Harness {
             closed: HashSet::new(),
             auth_requests: Vec::new(),
             reading: HashMap::new(),
+            inbound: HashMap::new(),
         }
     }
 
@@ -81,11 +97,19 @@ impl Harness {
         self.send_bytes(conn, &buf);
     }
 
-    /// Feeds raw bytes to the shard; unconsumed bytes are kept for the next call.
+    /// Feeds raw bytes to the shard; unconsumed bytes are kept for the next call, like a
+    /// runtime's read buffer.
     pub fn send_bytes(&mut self, conn: ConnId, bytes: &[u8]) {
-        let mut buf = BytesMut::from(bytes);
+        let mut buf = self.inbound.remove(&conn).unwrap_or_default();
+        buf.extend_from_slice(bytes);
         self.shard.handle_bytes(conn, &mut buf, self.now);
+        self.inbound.insert(conn, buf);
         self.drain();
+    }
+
+    /// Bytes fed to the shard that it has not consumed yet (a partial packet).
+    pub fn unconsumed(&self, conn: ConnId) -> usize {
+        self.inbound.get(&conn).map_or(0, BytesMut::len)
     }
 
     /// The peer closed the socket.

@@ -202,7 +202,7 @@ pub fn parse_fixed_header(
 /// Puts a frame that failed to decode back at the front of `buf`. Without copying when the
 /// frame is no longer shared (the failed packet's slices are dropped by now).
 #[cold]
-pub(crate) fn restore_frame(buf: &mut BytesMut, frame: bytes::Bytes) {
+fn restore_frame(buf: &mut BytesMut, frame: bytes::Bytes) {
     let mut whole = frame
         .try_into_mut()
         .unwrap_or_else(|frame| BytesMut::from(&frame[..]));
@@ -439,25 +439,44 @@ impl Packet {
         buf: &mut BytesMut,
         trim: Trim,
     ) -> Result<(), EncodeError> {
+        if let Packet::Publish(p) = self {
+            // The hot path, without dispatch on the packet type.
+            return encode_frame(buf, p.header_byte(), p.body_len(v, trim), |buf| {
+                p.write_body(v, buf, trim)
+            });
+        }
         if matches!(self, Packet::Auth(_)) && !v.is_v5() {
             return Err(EncodeError::UnsupportedInVersion(PacketType::Auth));
         }
-        let body = self.body_len(v, trim);
-        let body = u32::try_from(body)
-            .ok()
-            .filter(|b| *b <= MAX_VARINT)
-            .ok_or(EncodeError::RemainingLengthTooLarge)?;
-        let start = buf.len();
-        buf.reserve(1 + varint_len(body) + body as usize);
-        buf.put_u8(self.header_byte());
-        put_varint(buf, body);
-        if let Err(e) = self.write_body(v, buf, trim) {
-            buf.truncate(start);
-            return Err(e);
-        }
-        debug_assert_eq!(buf.len() - start, 1 + varint_len(body) + body as usize);
-        Ok(())
+        encode_frame(buf, self.header_byte(), self.body_len(v, trim), |buf| {
+            self.write_body(v, buf, trim)
+        })
     }
+}
+
+/// Appends the fixed header and then the body that `write` appends, which must be `body`
+/// bytes long. On error nothing is appended.
+#[inline(always)]
+fn encode_frame(
+    buf: &mut BytesMut,
+    header: u8,
+    body: usize,
+    write: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    let body = u32::try_from(body)
+        .ok()
+        .filter(|b| *b <= MAX_VARINT)
+        .ok_or(EncodeError::RemainingLengthTooLarge)?;
+    let start = buf.len();
+    buf.reserve(1 + varint_len(body) + body as usize);
+    buf.put_u8(header);
+    put_varint(buf, body);
+    if let Err(e) = write(buf) {
+        buf.truncate(start);
+        return Err(e);
+    }
+    debug_assert_eq!(buf.len() - start, 1 + varint_len(body) + body as usize);
+    Ok(())
 }
 
 macro_rules! from_impls {
