@@ -80,7 +80,7 @@ impl OutboundAliases {
         // [MQTT-3.1.2-26] never above the client's maximum: 1..=max, then the LRU victim.
         if self.slots.len() < usize::from(self.max) {
             return u16::try_from(self.slots.len() + 1)
-                .map_or(OutboundAlias::None, |a| OutboundAlias::Assigned(a));
+                .map_or(OutboundAlias::None, OutboundAlias::Assigned);
         }
         match self.lru.first_key_value() {
             Some((_, &victim)) => OutboundAlias::Assigned(victim),

@@ -35,7 +35,8 @@ pub(crate) struct Delivery {
     pub(crate) sub_ids: SmallVec<[NonZeroU32; 1]>,
 }
 
-/// Where an outbound QoS 1/2 message stands.
+/// Where an outbound QoS 1/2 message stands: the packet it waits for.
+#[allow(clippy::enum_variant_names)] // Each variant names the packet awaited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum InflightState {
     /// QoS 1 PUBLISH sent.

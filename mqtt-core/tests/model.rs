@@ -35,8 +35,8 @@ use mqtt_proto::{
 use proptest::prelude::*;
 
 const CLIENTS: usize = 3;
-const TOPICS: [&str; 3] = ["t/a", "t/b", "u/a"];
-const FILTERS: [&str; 5] = ["t/a", "t/+", "#", "u/a", "+/a"];
+const TOPICS: [&str; 2] = ["t/a", "t/b"];
+const FILTERS: [&str; 4] = ["t/a", "t/+", "#", "+/b"];
 const EXPIRIES: [Option<u32>; 4] = [None, Some(5), Some(60), Some(u32::MAX)];
 const DISCONNECT_EXPIRIES: [u32; 4] = [0, 5, 60, u32::MAX];
 const MAX_EXPIRY: u32 = 3600;
@@ -188,7 +188,10 @@ impl Model {
 
     fn advance(&mut self, now: u64) {
         for s in &mut self.sessions {
-            if s.as_ref().and_then(|s| s.deadline).is_some_and(|d| d <= now) {
+            if s.as_ref()
+                .and_then(|s| s.deadline)
+                .is_some_and(|d| d <= now)
+            {
                 *s = None;
             }
         }
@@ -354,7 +357,10 @@ impl World {
         let open = self.clients.iter().filter(|c| c.conn.is_some()).count();
         for (i, c) in self.clients.iter().enumerate() {
             if let Some(conn) = c.conn {
-                assert!(!self.h.is_closed(conn), "client {i} closed unexpectedly after {op:?}");
+                assert!(
+                    !self.h.is_closed(conn),
+                    "client {i} closed unexpectedly after {op:?}"
+                );
             }
         }
         assert_eq!(self.h.shard.connection_count(), open, "after {op:?}");
@@ -431,9 +437,7 @@ impl World {
                 }
                 Out::AwaitAck => {
                     // QoS 1: the server cannot tell a re-send from a new message.
-                    let r = self
-                        .m
-                        .route(s.msgid, c, s.topic, s.qos, s.retain);
+                    let r = self.m.route(s.msgid, c, s.topic, s.qos, s.retain);
                     let p = make_publish(s.topic, s.qos, pid, s.retain, true, s.msgid, r);
                     self.send(c, Packet::Publish(p));
                 }
@@ -470,7 +474,12 @@ impl World {
             return;
         };
         let pid = self.clients[c].alloc();
-        let existed = self.m.sessions[c].as_mut().unwrap().subs.remove(&f).is_some();
+        let existed = self.m.sessions[c]
+            .as_mut()
+            .unwrap()
+            .subs
+            .remove(&f)
+            .is_some();
         let code = if existed {
             UnsubAckReasonCode::Success
         } else {
@@ -601,17 +610,44 @@ impl World {
             Packet::PubRel(a) => self.clients[c].owed.push(pubcomp(a.packet_id.get())),
             Packet::PubAck(a) => {
                 let s = self.clients[c].out.remove(&a.packet_id.get());
-                assert!(matches!(s, Some(Sent { state: Out::AwaitAck, .. })), "{s:?}");
+                assert!(
+                    matches!(
+                        s,
+                        Some(Sent {
+                            state: Out::AwaitAck,
+                            ..
+                        })
+                    ),
+                    "{s:?}"
+                );
             }
             Packet::PubRec(a) => {
                 let pid = a.packet_id.get();
                 let s = self.clients[c].out.get(&pid);
-                assert!(matches!(s, Some(Sent { state: Out::AwaitRec, .. })), "{s:?}");
+                assert!(
+                    matches!(
+                        s,
+                        Some(Sent {
+                            state: Out::AwaitRec,
+                            ..
+                        })
+                    ),
+                    "{s:?}"
+                );
                 self.clients[c].owed.push(pubrel(pid));
             }
             Packet::PubComp(a) => {
                 let s = self.clients[c].out.remove(&a.packet_id.get());
-                assert!(matches!(s, Some(Sent { state: Out::AwaitComp, .. })), "{s:?}");
+                assert!(
+                    matches!(
+                        s,
+                        Some(Sent {
+                            state: Out::AwaitComp,
+                            ..
+                        })
+                    ),
+                    "{s:?}"
+                );
             }
             Packet::SubAck(a) => {
                 let want = self.clients[c].acks.pop_front();
@@ -641,7 +677,11 @@ impl World {
         let live = !p.retain;
         if live {
             let want = self.m.expected.get(&(inc, r));
-            assert_eq!(want, Some(&q), "c{c} (incarnation {inc}) got route {r} {route:?}");
+            assert_eq!(
+                want,
+                Some(&q),
+                "c{c} (incarnation {inc}) got route {r} {route:?}"
+            );
         } else {
             assert!(route.retain, "RETAIN 1 on a message not published retained");
         }
@@ -669,7 +709,10 @@ impl World {
         if self.seen.routes.insert((inc, r)) {
             let key = (inc, route.publisher, route.topic);
             if let Some(prev) = self.seen.last.insert(key, r) {
-                assert!(prev < r, "c{c} got route {r} after {prev} from the same publisher");
+                assert!(
+                    prev < r,
+                    "c{c} got route {r} after {prev} from the same publisher"
+                );
             }
         }
     }
@@ -702,7 +745,10 @@ impl World {
             let msgid = self.m.routes[*r].msgid;
             let n = self.seen.live.get(&(*inc, msgid)).copied().unwrap_or(0);
             // At least once for QoS 1, exactly once for QoS 2.
-            assert!(n >= 1, "message {msgid} (route {r}) never reached incarnation {inc}");
+            assert!(
+                n >= 1,
+                "message {msgid} (route {r}) never reached incarnation {inc}"
+            );
         }
         for c in &self.clients {
             assert!(c.out.is_empty(), "unacknowledged: {:?}", c.out);
@@ -748,7 +794,7 @@ fn make_publish(
 fn op() -> impl Strategy<Value = Op> {
     let c = 0..CLIENTS;
     prop_oneof![
-        3 => (c.clone(), any::<bool>(), 0..EXPIRIES.len(), prop::bool::weighted(0.2))
+        3 => (c.clone(), prop::bool::weighted(0.3), 0..EXPIRIES.len(), prop::bool::weighted(0.2))
             .prop_map(|(c, clean, expiry, v311)| Op::Connect { c, clean, expiry, v311 }),
         3 => (c.clone(), 0..FILTERS.len(), 0..3u8).prop_map(|(c, f, qos)| Op::Subscribe { c, f, qos }),
         1 => (c.clone(), 0..FILTERS.len()).prop_map(|(c, f)| Op::Unsubscribe { c, f }),
@@ -783,7 +829,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
-    fn broker_matches_the_reference_model(ops in prop::collection::vec(op(), 1..60)) {
+    fn broker_matches_the_reference_model(ops in prop::collection::vec(op(), 1..80)) {
         run(&ops);
     }
 }
@@ -793,18 +839,96 @@ proptest! {
 fn model_driver_smoke() {
     use Op::*;
     run(&[
-        Connect { c: 0, clean: false, expiry: 2, v311: false },
+        Connect {
+            c: 0,
+            clean: false,
+            expiry: 2,
+            v311: false,
+        },
         Subscribe { c: 0, f: 1, qos: 2 },
-        Connect { c: 1, clean: true, expiry: 0, v311: true },
-        Publish { c: 1, t: 0, qos: 2, retain: true },
-        Publish { c: 1, t: 1, qos: 1, retain: false },
+        Connect {
+            c: 1,
+            clean: true,
+            expiry: 0,
+            v311: true,
+        },
+        Publish {
+            c: 1,
+            t: 0,
+            qos: 2,
+            retain: true,
+        },
+        Publish {
+            c: 1,
+            t: 1,
+            qos: 1,
+            retain: false,
+        },
         Process { c: 0, ack: false },
         Drop { c: 0 },
-        Publish { c: 1, t: 0, qos: 1, retain: false },
-        Connect { c: 0, clean: false, expiry: 2, v311: false },
-        Connect { c: 0, clean: false, expiry: 1, v311: false },
+        Publish {
+            c: 1,
+            t: 0,
+            qos: 1,
+            retain: false,
+        },
+        Connect {
+            c: 0,
+            clean: false,
+            expiry: 2,
+            v311: false,
+        },
+        Connect {
+            c: 0,
+            clean: false,
+            expiry: 1,
+            v311: false,
+        },
         Process { c: 0, ack: true },
-        Disconnect { c: 0, expiry: Some(0) },
+        Disconnect {
+            c: 0,
+            expiry: Some(0),
+        },
         Advance { secs: 61 },
+    ]);
+}
+
+/// Two unread QoS 1 messages from one publisher are re-sent on resume in their order
+/// [MQTT-4.6.0-1] (found by the property test when the re-send order was reversed).
+#[test]
+fn model_resend_keeps_publisher_order() {
+    use Op::*;
+    run(&[
+        Connect {
+            c: 1,
+            clean: false,
+            expiry: 0,
+            v311: false,
+        },
+        Connect {
+            c: 2,
+            clean: false,
+            expiry: 1,
+            v311: false,
+        },
+        Subscribe { c: 2, f: 2, qos: 1 },
+        Publish {
+            c: 1,
+            t: 1,
+            qos: 1,
+            retain: false,
+        },
+        Publish {
+            c: 1,
+            t: 1,
+            qos: 1,
+            retain: false,
+        },
+        Connect {
+            c: 2,
+            clean: false,
+            expiry: 0,
+            v311: false,
+        },
     ]);
 }

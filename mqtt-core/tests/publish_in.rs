@@ -174,6 +174,7 @@ fn no_matching_subscribers_is_success_by_default() {
 
 #[test]
 fn awaiting_pubrel_is_capped_and_repeats_do_not_grow_it_0x93_bad_input_17() {
+    assert_eq!(Config::default().max_awaiting_rel, 100);
     let config = Config {
         max_awaiting_rel: 3,
         ..Config::default()

@@ -12,9 +12,7 @@
 mod common;
 use common::*;
 use mqtt_core::Config;
-use mqtt_proto::{
-    Disconnect, DisconnectReasonCode, Packet, PubRelReasonCode, Publish, QoS,
-};
+use mqtt_proto::{Disconnect, DisconnectReasonCode, Packet, PubRelReasonCode, Publish, QoS};
 
 const HOUR: u64 = 3600 * 1000;
 
@@ -49,7 +47,11 @@ fn publish_from(h: &mut Harness, conn: mqtt_core::ConnId, p: Publish) {
 }
 
 fn normal_disconnect(h: &mut Harness, conn: mqtt_core::ConnId, v: mqtt_proto::ProtocolVersion) {
-    h.send(conn, v, Disconnect::new(DisconnectReasonCode::NormalDisconnection));
+    h.send(
+        conn,
+        v,
+        Disconnect::new(DisconnectReasonCode::NormalDisconnection),
+    );
     assert!(h.is_closed(conn));
 }
 
@@ -291,7 +293,10 @@ fn resume_resends_unacked_with_dup_and_original_ids_in_order_and_pubrel_mqtt_4_4
     publish_from(&mut h, p, publish("t", b"m4", QoS::AtLeastOnce, 4));
     let first = publishes(h.recv(a));
     assert_eq!(payloads(&first), [b"m1", b"m2", b"m3", b"m4"]);
-    let ids: Vec<u16> = first.iter().map(|p| p.qos_pid.packet_id().unwrap().get()).collect();
+    let ids: Vec<u16> = first
+        .iter()
+        .map(|p| p.qos_pid.packet_id().unwrap().get())
+        .collect();
     // m3 is received (PUBREC): the server owes a PUBREL for it.
     h.send(a, V5, pubrec(ids[2]));
     match h.recv_one(a) {
@@ -580,7 +585,10 @@ fn takeover_with_clean_start_1_discards_the_session_mqtt_3_1_2_4() {
 fn no_session_connection_or_timer_is_left_once_everyone_is_gone() {
     let mut h = Harness::new(quiet());
     let mut conns = Vec::new();
-    for (i, expiry) in [None, Some(5), Some(60), Some(u32::MAX)].into_iter().enumerate() {
+    for (i, expiry) in [None, Some(5), Some(60), Some(u32::MAX)]
+        .into_iter()
+        .enumerate()
+    {
         let mut c = connect_v5(&format!("c{i}"), false, expiry);
         c.keep_alive = 30;
         let (conn, _) = h.reconnect(c, false);

@@ -75,7 +75,11 @@ fn will_not_published_on_normal_disconnect_mqtt_3_1_2_10_mqtt_3_14_4_3() {
     let mut h = Harness::new(quiet());
     let w = watcher(&mut h);
     let a = with_plain_will(&mut h);
-    h.send(a, V5, Disconnect::new(DisconnectReasonCode::NormalDisconnection));
+    h.send(
+        a,
+        V5,
+        Disconnect::new(DisconnectReasonCode::NormalDisconnection),
+    );
     assert!(h.is_closed(a));
     // Deleted, so neither the close nor the session's end publishes it.
     h.advance(200_000);
@@ -92,7 +96,11 @@ fn will_not_published_on_v311_disconnect_mqtt_3_1_2_10_v311() {
         will("will/a", b"gone", QoS::AtMostOnce, false),
     );
     let (a, _) = h.reconnect(c, false);
-    h.send(a, V311, Disconnect::new(DisconnectReasonCode::NormalDisconnection));
+    h.send(
+        a,
+        V311,
+        Disconnect::new(DisconnectReasonCode::NormalDisconnection),
+    );
     assert!(h.is_closed(a));
     h.recv_none(w);
 }
@@ -179,7 +187,9 @@ fn will_published_when_disconnect_is_invalid_section_3_14_2_2_2() {
         V5,
         disconnect_with(DisconnectReasonCode::NormalDisconnection, Some(10)),
     );
-    assert!(matches!(h.recv_one(a), Packet::Disconnect(d) if d.reason_code == DisconnectReasonCode::ProtocolError));
+    assert!(
+        matches!(h.recv_one(a), Packet::Disconnect(d) if d.reason_code == DisconnectReasonCode::ProtocolError)
+    );
     assert_one_will(&mut h, w, b"gone");
 }
 

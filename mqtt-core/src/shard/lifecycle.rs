@@ -36,7 +36,9 @@ impl Shard {
         self.detach_session(sid, will, now);
     }
 
-    /// The session lost its connection: start its expiry, and handle the will.
+    /// The session lost its connection: handle the will, then end the session (expiry 0) or
+    /// arm its expiry (none for 0xFFFFFFFF) [MQTT-3.1.2-23]. QoS 0 messages are not queued for
+    /// it from now on (MQTT 5 §4.1 makes that optional).
     fn detach_session(&mut self, sid: SessionId, will: Option<LastWill>, now: Timestamp) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
@@ -67,8 +69,9 @@ impl Shard {
         }
     }
 
-    /// Removes a session entirely: subscriptions, queues, timers; a pending will is published
-    /// now, since the session ends [MQTT-3.1.3-9].
+    /// Removes a session entirely [MQTT-4.1.0-2]: subscriptions, queue (counted as dropped),
+    /// inflight and inbound QoS 2 state, timers; a pending will is published now, since the
+    /// session ends [MQTT-3.1.2-8].
     pub(crate) fn end_session(&mut self, sid: SessionId, now: Timestamp) {
         let Some(s) = self.sessions.remove(&sid) else {
             return;
@@ -124,7 +127,8 @@ impl Shard {
         self.route(std::sync::Arc::new(msg), now);
     }
 
-    /// DISCONNECT from the client.
+    /// DISCONNECT from the client: it may change a non-zero Session Expiry Interval (capped by
+    /// the server's maximum); 0x00 discards the will, any other reason publishes it.
     pub(crate) fn handle_disconnect(
         &mut self,
         conn: ConnId,
@@ -134,7 +138,9 @@ impl Shard {
     ) {
         if let Some(new) = d.properties.session_expiry_interval {
             let zero = self.conns.get(&conn).is_some_and(|c| c.connect_expiry_zero);
-            // [MQTT-3.14.2-2] a session that started with expiry 0 may not set one now.
+            // MQTT 5 §3.14.2.2.2 (no conformance id): after 0 in CONNECT, a non-zero value is
+            // a Protocol Error and the DISCONNECT is not valid, so the expiry stays 0 and the
+            // will is published.
             if zero && new != 0 {
                 self.stats.reject(0x82);
                 return self.disconnect(conn, DisconnectReasonCode::ProtocolError, now);
@@ -143,7 +149,8 @@ impl Shard {
                 s.expiry_interval = new.min(self.config.max_session_expiry);
             }
         }
-        // Only a normal disconnection (0x00) discards the will; 0x04 and errors publish it.
+        // Only a normal disconnection (0x00) discards the will [MQTT-3.1.2-10]
+        // [MQTT-3.14.4-3]; 0x04 and every other reason publish it.
         let abnormal = d.reason_code != DisconnectReasonCode::NormalDisconnection;
         self.drop_connection(conn, abnormal, now);
     }
