@@ -41,12 +41,16 @@ def main():
     results = []
     for i in range(runs):
         print(f"run {i + 1}/{runs}", file=sys.stderr)
-        subprocess.run(
+        done = subprocess.run(
             ["cargo", "bench", "-p", "ringmq-benches", "--bench", "codec"],
             cwd=ROOT,
-            check=True,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
         )
+        if done.returncode != 0:
+            sys.exit(f"cargo bench failed:\n{done.stderr}")
         results.append(read_medians())
     keys = sorted(set().union(*results), key=lambda k: (GROUPS.index(k[0]), k[1]))
     head = " | ".join(f"run {i + 1}" for i in range(runs))

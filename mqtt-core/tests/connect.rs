@@ -247,10 +247,25 @@ fn second_connect_on_v3_is_closed_without_a_packet_mqtt_3_1_0_2() {
 }
 
 #[test]
-fn malformed_connect_is_closed_without_connack_mqtt_3_1_2_3() {
+fn malformed_v5_connect_gets_connack_0x81_mqtt_3_1_2_3_bad_inputs_9() {
     let mut h = Harness::with_defaults();
     let conn = h.open();
     let mut bytes = encoded(connect("c", V5));
+    bytes[9] |= 0x01; // reserved CONNECT flag
+    h.send_bytes(conn, &bytes);
+    assert!(h.is_closed(conn));
+    let ack = h.recv_connack(conn);
+    assert_eq!(ack.reason_code, ConnectReasonCode::MalformedPacket);
+    assert!(!ack.session_present);
+    assert_eq!(h.shard.session_count(), 0);
+}
+
+#[test]
+fn malformed_v311_connect_is_closed_without_connack_mqtt_3_1_2_3_bad_inputs_9() {
+    // 3.x has no return code for a malformed packet: the connection is just closed.
+    let mut h = Harness::with_defaults();
+    let conn = h.open();
+    let mut bytes = encoded(connect("c", V311));
     bytes[9] |= 0x01; // reserved CONNECT flag
     h.send_bytes(conn, &bytes);
     assert!(h.is_closed(conn));

@@ -305,14 +305,16 @@ fn connect_with_zero_property(id: u8, len: usize) -> Vec<u8> {
 #[test]
 fn receive_maximum_or_maximum_packet_size_zero_in_connect_is_refused_bad_input_18() {
     // Receive Maximum (0x21) 0 and Maximum Packet Size (0x27) 0 are Protocol Errors
-    // (§3.1.2.11.3, §3.1.2.11.4). [MQTT-4.13.1-1]: the connection is closed; a CONNACK is
-    // optional, and none is sent for a CONNECT that did not parse.
+    // (§3.1.2.11.3, §3.1.2.11.4): CONNACK 0x82, then the connection is closed.
     for (id, len) in [(0x21, 2), (0x27, 4)] {
         let mut h = Harness::with_defaults();
         let c = h.open();
         h.send_bytes(c, &connect_with_zero_property(id, len));
         assert!(h.is_closed(c), "property {id:#04x}");
-        assert!(h.raw(c).is_empty());
+        assert_eq!(
+            h.recv_connack(c).reason_code,
+            mqtt_proto::ConnectReasonCode::ProtocolError
+        );
         assert_eq!(h.shard.session_count(), 0);
         assert_eq!(h.shard.stats().rejected[0x82], 1);
     }

@@ -608,6 +608,7 @@ fn no_session_connection_or_timer_is_left_once_everyone_is_gone() {
     assert_eq!(h.shard.session_count(), 0);
     assert_eq!(h.shard.connection_count(), 0);
     assert_eq!(h.shard.subscription_count(), 0);
+    assert_eq!(h.shard.subscription_nodes(), 0);
     assert_eq!(h.shard.poll_timeout(), None);
     assert_eq!(h.shard.stats().sessions_expired, 3);
 }

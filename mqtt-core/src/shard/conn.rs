@@ -62,6 +62,8 @@ pub(crate) struct Connection {
     pub(crate) connect_expiry_zero: bool,
     /// The broker assigned the client identifier (sent back in CONNACK).
     pub(crate) assigned_client_id: bool,
+    /// A CONNECT that failed to decode named a known protocol version (`version` holds it).
+    pub(crate) connect_version_known: bool,
 }
 
 impl Connection {
@@ -90,6 +92,7 @@ impl Connection {
             auth: AuthExchange::default(),
             connect_expiry_zero: true,
             assigned_client_id: false,
+            connect_version_known: false,
         }
     }
 

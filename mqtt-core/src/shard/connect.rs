@@ -172,6 +172,17 @@ impl Shard {
         now: Timestamp,
     ) {
         self.stats.reject(code.as_u8());
+        self.send_refusal(conn, v, code, now);
+    }
+
+    /// CONNACK with a refusal, then close, without counting (the caller counted).
+    fn send_refusal(
+        &mut self,
+        conn: ConnId,
+        v: ProtocolVersion,
+        code: ConnectReasonCode,
+        now: Timestamp,
+    ) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.version = v;
         }
@@ -184,7 +195,8 @@ impl Shard {
         self.drop_connection(conn, false, now);
     }
 
-    /// A decode error before CONNACK: refuse with a CONNACK where the version allows one.
+    /// A decode error before CONNACK (already counted): refuse with a CONNACK where the
+    /// version allows one.
     pub(crate) fn refuse_connect_error(&mut self, conn: ConnId, e: DecodeError, now: Timestamp) {
         let Some(c) = self.conns.get(&conn) else {
             return;
@@ -198,10 +210,17 @@ impl Shard {
                 } else {
                     ProtocolVersion::V3_1_1
                 };
-                self.refuse(conn, v, ConnectReasonCode::UnsupportedProtocolVersion, now)
+                self.send_refusal(conn, v, ConnectReasonCode::UnsupportedProtocolVersion, now)
+            }
+            // A malformed or invalid MQTT 5 CONNECT gets a CONNACK with the reason
+            // (bad-inputs rows 9 and 18: 0x81, 0x82); 3.x has no return code for these.
+            _ if awaiting && c.connect_version_known && c.version.is_v5() => {
+                let code = ConnectReasonCode::from_u8(e.reason_code().0)
+                    .unwrap_or(ConnectReasonCode::ProtocolError);
+                self.send_refusal(conn, ProtocolVersion::V5, code, now)
             }
             _ if awaiting => {
-                // The version is unknown until CONNECT parses: close without CONNACK.
+                // The version is unknown (or 3.x): close without CONNACK.
                 self.drop_connection(conn, false, now);
             }
             _ => {
@@ -209,7 +228,7 @@ impl Shard {
                 let code = ConnectReasonCode::from_u8(e.reason_code().0)
                     .unwrap_or(ConnectReasonCode::ProtocolError);
                 if v.is_v5() {
-                    self.refuse(conn, v, code, now);
+                    self.send_refusal(conn, v, code, now);
                 } else {
                     self.drop_connection(conn, false, now);
                 }

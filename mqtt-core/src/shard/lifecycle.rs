@@ -10,6 +10,12 @@ use crate::time::Timestamp;
 use crate::timer::Timer;
 
 impl Shard {
+    /// Trie nodes held for subscriptions, plain and shared: 0 once every session with a
+    /// subscription has ended. A measure of memory, for leak checks.
+    pub fn subscription_nodes(&self) -> usize {
+        self.subs.node_count() + self.shared.node_count()
+    }
+
     /// Forgets a connection and tells the runtime to close it (after writing what is left).
     /// `abnormal` closes publish the will (per its delay).
     pub(crate) fn drop_connection(&mut self, conn: ConnId, abnormal: bool, now: Timestamp) {

@@ -216,6 +216,11 @@ impl Shard {
                 }
                 Ok(None) => return,
                 Err(e) => {
+                    if matches!(c.state, ConnState::AwaitingConnect) {
+                        // The CONNECT is still in `buf`: answer in the version it names.
+                        c.version = mqtt_proto::peek_connect_version(buf).unwrap_or(c.version);
+                        c.connect_version_known = mqtt_proto::peek_connect_version(buf).is_some();
+                    }
                     self.protocol_error(conn, e, now);
                     return;
                 }

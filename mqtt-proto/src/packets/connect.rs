@@ -283,3 +283,46 @@ impl ConnAck {
         }
     }
 }
+
+/// The protocol version a buffered CONNECT names, read without validating the rest.
+///
+/// After CONNECT fails to decode, a server uses this to answer in the client's version: a
+/// CONNACK with the reason code on MQTT 5 (e.g. 0x81, 0x82), where 3.x only allows closing.
+/// `None` if `buf` does not start with a CONNECT naming a known name and level.
+pub fn peek_connect_version(buf: &[u8]) -> Option<ProtocolVersion> {
+    let (&first, rest) = buf.split_first()?;
+    if first != 0x10 {
+        return None;
+    }
+    // Skip the remaining length (at most four bytes).
+    let len_bytes = rest.iter().take(4).position(|b| b & 0x80 == 0)? + 1;
+    let body = rest.get(len_bytes..)?;
+    let name_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    let name = body.get(2..2 + name_len)?;
+    let level = *body.get(2 + name_len)?;
+    match (name, level) {
+        (b"MQTT", 4) => Some(ProtocolVersion::V3_1_1),
+        (b"MQTT", 5) => Some(ProtocolVersion::V5),
+        (b"MQIsdp", 3) => Some(ProtocolVersion::V3_1),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peek_connect_version_reads_name_and_level() {
+        let v5 = [0x10, 0x0A, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x03];
+        assert_eq!(peek_connect_version(&v5), Some(ProtocolVersion::V5));
+        let v311 = [0x10, 0x0A, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04];
+        assert_eq!(peek_connect_version(&v311), Some(ProtocolVersion::V3_1_1));
+        let v31 = [0x10, 0x0C, 0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03];
+        assert_eq!(peek_connect_version(&v31), Some(ProtocolVersion::V3_1));
+        assert_eq!(peek_connect_version(&v5[..8]), None);
+        assert_eq!(peek_connect_version(&[0x30, 0x00]), None);
+        let bad = [0x10, 0x0A, 0x00, 0x04, b'M', b'Q', b'T', b'X', 0x05];
+        assert_eq!(peek_connect_version(&bad), None);
+    }
+}

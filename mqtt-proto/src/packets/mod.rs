@@ -8,7 +8,7 @@ mod subscribe;
 
 use bytes::{BufMut, BytesMut};
 
-pub use connect::{ConnAck, Connect, LastWill};
+pub use connect::{peek_connect_version, ConnAck, Connect, LastWill};
 pub use control::{Auth, Disconnect, Reasoned};
 pub use publish::{Ack, AckReason, PubAck, PubComp, PubRec, PubRel, Publish};
 pub use subscribe::{
