@@ -9,13 +9,20 @@ use mqtt_proto::QoS;
 
 pub use world::World;
 
+/// Client identifiers are `c0`..`c2`.
 pub const CLIENTS: usize = 3;
+/// Few topics, so that order and overlap questions come up often.
 pub const TOPICS: [&str; 2] = ["t/a", "t/b"];
+/// Filters, with wildcards and overlaps.
 pub const FILTERS: [&str; 4] = ["t/a", "t/+", "#", "+/b"];
+/// Session Expiry Interval in CONNECT (`None`: absent, meaning 0).
 pub const EXPIRIES: [Option<u32>; 4] = [None, Some(5), Some(60), Some(u32::MAX)];
+/// Session Expiry Interval in DISCONNECT.
 pub const DISCONNECT_EXPIRIES: [u32; 4] = [0, 5, 60, u32::MAX];
+/// The server's maximum Session Expiry Interval in the test.
 pub const MAX_EXPIRY: u32 = 3600;
 
+/// One step of a scenario.
 #[derive(Debug, Clone)]
 pub enum Op {
     Connect {

@@ -8,7 +8,7 @@ use mqtt_proto::{
     QosPid, Subscribe, UnsubAckReasonCode, Unsubscribe,
 };
 
-use super::reference::{Model, Route};
+use super::reference::Model;
 use super::{qos, Op, CLIENTS, DISCONNECT_EXPIRIES, EXPIRIES, FILTERS, MAX_EXPIRY, TOPICS};
 use crate::common::{self, *};
 
