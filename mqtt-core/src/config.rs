@@ -35,8 +35,9 @@ pub struct Config {
     pub max_keep_alive: Option<u16>,
     /// Largest Session Expiry Interval granted, in seconds (0xFFFFFFFF means never expire).
     pub max_session_expiry: u32,
-    /// Cap on Message Expiry Interval, in seconds, also applied to messages that have none
-    /// (a protection against unbounded retention). 0 disables the cap.
+    /// Cap on Message Expiry Interval, in seconds. It also bounds how long a message without
+    /// one waits in session queues (a protection against unbounded retention); a retained
+    /// message published without an expiry is still kept until replaced. 0 disables the cap.
     pub max_message_expiry: u32,
     /// Outbound QoS 1/2 messages in flight per session (also bounded by the client's Receive
     /// Maximum).

@@ -292,18 +292,39 @@ fn expired_retained_never_sent_and_expiry_lowered_mqtt_3_3_2_5_and_3_3_2_6() {
 }
 
 #[test]
-fn server_cap_on_message_expiry_applies_to_retained() {
+fn server_expiry_cap_does_not_expire_retained_messages_without_expiry() {
+    // The cap bounds waiting in queues; a retained message that set no expiry stays.
     let mut h = Harness::new(Config {
         max_message_expiry: 60,
         sys_interval: 0,
         ..Config::default()
     });
     put(&mut h, "t", b"r", QoS::AtMostOnce);
+    h.advance(120_000);
+    assert_eq!(h.shard.retained_count(), 1);
+    let s = h.client("s", V5);
+    let (_, got) = h.subscribe_retained(s, V5, sub("t", QoS::AtMostOnce));
+    assert_eq!(got.len(), 1);
+    // No expiry is shown for a message that had none.
+    assert_eq!(got[0].properties.message_expiry_interval, None);
+}
+
+#[test]
+fn server_cap_on_message_expiry_caps_retained_messages_that_set_one() {
+    let mut h = Harness::new(Config {
+        max_message_expiry: 60,
+        sys_interval: 0,
+        ..Config::default()
+    });
+    let p = h.client("p", V5);
+    let mut m = publish("t", b"r", QoS::AtMostOnce, 1);
+    m.retain = true;
+    m.properties.message_expiry_interval = Some(3600);
+    h.send(p, V5, m);
     h.advance(59_000);
     let s = h.client("s", V5);
     let (_, got) = h.subscribe_retained(s, V5, sub("t", QoS::AtMostOnce));
-    // The cap is the broker's own limit: no expiry is shown for a message that had none.
-    assert_eq!(got[0].properties.message_expiry_interval, None);
+    assert_eq!(got[0].properties.message_expiry_interval, Some(1));
     h.advance(1_000);
     assert_eq!(h.shard.retained_count(), 0);
     let s2 = h.client("s2", V5);

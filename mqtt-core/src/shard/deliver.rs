@@ -11,7 +11,7 @@ use super::Shard;
 use crate::alias::OutboundAlias;
 use crate::auth::Action;
 use crate::ids::{ConnId, SessionId};
-use crate::message::SharedMessage;
+use crate::message::{Message, SharedMessage};
 use crate::session::{Delivery, Inflight, InflightState};
 use crate::time::Timestamp;
 
@@ -29,7 +29,19 @@ impl Shard {
     /// Stores a retained message and delivers to every matching subscriber.
     pub(crate) fn route(&mut self, msg: SharedMessage, now: Timestamp) -> usize {
         if msg.retain {
-            match self.retained.set(msg.clone()) {
+            // The server's expiry cap bounds how long a message waits in queues; a retained
+            // message published without an expiry is kept until replaced or deleted (the
+            // retained count and byte limits bound the store).
+            let stored =
+                if msg.properties.message_expiry_interval.is_none() && msg.expires_at.is_some() {
+                    std::sync::Arc::new(Message {
+                        expires_at: None,
+                        ..Message::clone(&msg)
+                    })
+                } else {
+                    msg.clone()
+                };
+            match self.retained.set(stored) {
                 Ok(_) => self.arm_retained_timer(),
                 // Over the retained limits: not stored, counted, still delivered.
                 Err(_) => self.stats.retained_refused += 1,
