@@ -73,6 +73,9 @@ pub(crate) struct Session {
     /// Armed expiry deadline while disconnected.
     pub(crate) expires_at: Option<Timestamp>,
     pub(crate) inflight: AHashMap<u16, Inflight>,
+    /// Inflight identifiers whose re-send after a resume waits for room in the new
+    /// connection's window [MQTT-3.3.4-9], in their original order.
+    pub(crate) resend: VecDeque<u16>,
     pub(crate) queue: VecDeque<Delivery>,
     next_pid: u16,
     next_seq: u64,
@@ -90,6 +93,7 @@ impl Session {
             expiry_interval: 0,
             expires_at: None,
             inflight: AHashMap::new(),
+            resend: VecDeque::new(),
             queue: VecDeque::new(),
             next_pid: 0,
             next_seq: 0,

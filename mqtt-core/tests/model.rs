@@ -31,8 +31,11 @@ use proptest::prelude::*;
 fn op() -> impl Strategy<Value = Op> {
     let c = 0..CLIENTS;
     prop_oneof![
-        3 => (c.clone(), prop::bool::weighted(0.3), 0..EXPIRIES.len(), prop::bool::weighted(0.2))
-            .prop_map(|(c, clean, expiry, v311)| Op::Connect { c, clean, expiry, v311 }),
+        3 => (c.clone(), prop::bool::weighted(0.3), 0..EXPIRIES.len(), prop::bool::weighted(0.2),
+              prop::bool::weighted(0.3))
+            .prop_map(|(c, clean, expiry, v311, small_window)| Op::Connect {
+                c, clean, expiry, v311, small_window
+            }),
         3 => (c.clone(), 0..FILTERS.len(), 0..3u8).prop_map(|(c, f, qos)| Op::Subscribe { c, f, qos }),
         1 => (c.clone(), 0..FILTERS.len()).prop_map(|(c, f)| Op::Unsubscribe { c, f }),
         6 => (c.clone(), 0..TOPICS.len(), 0..3u8, prop::bool::weighted(0.2))
@@ -71,6 +74,7 @@ fn model_driver_smoke() {
             clean: false,
             expiry: 2,
             v311: false,
+            small_window: false,
         },
         Subscribe { c: 0, f: 1, qos: 2 },
         Connect {
@@ -78,6 +82,7 @@ fn model_driver_smoke() {
             clean: true,
             expiry: 0,
             v311: true,
+            small_window: false,
         },
         Publish {
             c: 1,
@@ -104,12 +109,14 @@ fn model_driver_smoke() {
             clean: false,
             expiry: 2,
             v311: false,
+            small_window: false,
         },
         Connect {
             c: 0,
             clean: false,
             expiry: 1,
             v311: false,
+            small_window: false,
         },
         Process { c: 0, ack: true },
         Disconnect {
@@ -131,12 +138,14 @@ fn model_resend_keeps_publisher_order() {
             clean: false,
             expiry: 0,
             v311: false,
+            small_window: false,
         },
         Connect {
             c: 2,
             clean: false,
             expiry: 1,
             v311: false,
+            small_window: false,
         },
         Subscribe { c: 2, f: 2, qos: 1 },
         Publish {
@@ -156,6 +165,7 @@ fn model_resend_keeps_publisher_order() {
             clean: false,
             expiry: 0,
             v311: false,
+            small_window: false,
         },
     ]);
 }

@@ -376,6 +376,43 @@ fn resume_sends_inflight_before_queued_messages() {
 }
 
 #[test]
+fn resume_with_smaller_receive_maximum_defers_resends_mqtt_3_3_4_9() {
+    let mut h = Harness::new(quiet());
+    let (a, _) = h.reconnect(connect_v5("a", false, Some(100)), false);
+    h.subscribe(a, V5, "t", QoS::AtLeastOnce);
+    let p = publisher(&mut h);
+    for (i, m) in [b"m1", b"m2", b"m3"].into_iter().enumerate() {
+        publish_from(&mut h, p, publish("t", m, QoS::AtLeastOnce, i as u16 + 1));
+    }
+    let first = publishes(h.recv(a));
+    assert_eq!(first.len(), 3);
+    h.drop_conn(a);
+    publish_from(&mut h, p, publish("t", b"m4", QoS::AtLeastOnce, 4));
+
+    // The new connection takes one unacknowledged PUBLISH at a time: re-sends go out one
+    // by one as acknowledgements come, in order, before the queued message.
+    let mut c = connect_v5("a", false, Some(100));
+    c.properties.receive_maximum = core::num::NonZeroU16::new(1);
+    let (a, rest) = h.reconnect(c, true);
+    let mut got = publishes(rest);
+    let mut seen = Vec::new();
+    while let [m] = &got[..] {
+        seen.push((m.payload.clone(), m.dup, m.qos_pid.packet_id().unwrap()));
+        h.send(a, V5, puback(m.qos_pid.packet_id().unwrap().get()));
+        got = publishes(h.recv(a));
+    }
+    assert!(got.is_empty(), "{got:?}");
+    let want: Vec<_> = first
+        .iter()
+        .map(|m| (m.payload.clone(), true, m.qos_pid.packet_id().unwrap()))
+        .collect();
+    assert_eq!(seen[..3], want[..]);
+    assert_eq!(&seen[3].0[..], b"m4");
+    assert!(!seen[3].1);
+    assert_eq!(seen.len(), 4);
+}
+
+#[test]
 fn inbound_qos2_awaiting_pubrel_survives_reconnect_mqtt_4_3_3_10() {
     let mut h = Harness::new(quiet());
     let s = h.client("sub", V5);

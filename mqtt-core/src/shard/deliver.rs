@@ -231,6 +231,8 @@ impl Shard {
         let Some(conn) = self.sessions.get(&sid).and_then(|s| s.conn) else {
             return;
         };
+        // Re-sends held back at resume by a smaller Receive Maximum go first.
+        self.resend_deferred(sid, now);
         loop {
             let Some(c) = self.conns.get(&conn) else {
                 return;

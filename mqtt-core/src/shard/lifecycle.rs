@@ -50,6 +50,7 @@ impl Shard {
             return;
         };
         s.conn = None;
+        s.resend.clear();
         let expiry = s.expiry_interval;
         let client = s.client.clone();
         if let Some(w) = will {
@@ -177,18 +178,29 @@ impl Shard {
     /// original packet identifiers: PUBLISH with DUP, or PUBREL for those already received
     /// [MQTT-4.4.0-1] [MQTT-4.6.0-1].
     ///
+    /// The new connection's Receive Maximum may be smaller than what is inflight: PUBLISH
+    /// re-sends beyond its window wait in `Session::resend` and go out (before any queued
+    /// message) as acknowledgements make room [MQTT-3.3.4-9]; see [`Shard::resend_deferred`].
+    ///
     /// Message expiry does not apply here: delivery has started [MQTT-3.3.2-5]
     /// [MQTT-4.3.3-7], and the client may hold a QoS 2 packet identifier as received, so
     /// dropping the message and reusing the identifier would make it discard the next message
     /// as a duplicate. A message that no longer fits the new connection's Maximum Packet Size
     /// is dropped and counted [MQTT-3.1.2-25].
     pub(crate) fn resend_inflight(&mut self, sid: SessionId, conn: ConnId, now: Timestamp) {
-        let Some(s) = self.sessions.get(&sid) else {
+        let Some(window) = self.window(conn) else {
             return;
         };
-        if !self.conns.contains_key(&conn) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
             return;
-        }
+        };
+        s.resend.clear();
+        let released = s
+            .inflight
+            .values()
+            .filter(|i| i.state == InflightState::AwaitPubComp)
+            .count();
+        let mut quota = window.saturating_sub(released);
         for pid in s.inflight_in_order() {
             let Some(entry) = self
                 .sessions
@@ -203,16 +215,15 @@ impl Shard {
                     Some(p) => self.send(conn, &Packet::PubRel(mqtt_proto::PubRel::new(p)), now),
                     None => false,
                 },
-                // [bad-inputs row 26] a revoked Receive permission stops the re-send; the
-                // message is forgotten.
-                InflightState::AwaitPubAck | InflightState::AwaitPubRec
-                    if !self.may_receive(sid, &entry.delivery.msg.topic) =>
-                {
-                    self.stats.receive_denied += 1;
-                    false
+                InflightState::AwaitPubAck | InflightState::AwaitPubRec if quota == 0 => {
+                    if let Some(s) = self.sessions.get_mut(&sid) {
+                        s.resend.push_back(pid);
+                    }
+                    continue;
                 }
                 InflightState::AwaitPubAck | InflightState::AwaitPubRec => {
-                    self.write_publish(conn, sid, &entry.delivery, Some(pid), true, now)
+                    quota -= 1;
+                    self.resend_publish(sid, conn, pid, &entry, now)
                 }
             };
             if !sent {
@@ -221,6 +232,72 @@ impl Shard {
                 }
             }
         }
+    }
+
+    /// Re-sends deferred inflight messages (see [`Shard::resend_inflight`]) while the
+    /// connection's window has room. Called first by `pump`, so they precede queued messages.
+    pub(crate) fn resend_deferred(&mut self, sid: SessionId, now: Timestamp) {
+        let Some(conn) = self.sessions.get(&sid).and_then(|s| s.conn) else {
+            return;
+        };
+        let Some(window) = self.window(conn) else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if s.resend.is_empty() {
+            return;
+        }
+        // Acknowledged meanwhile (a client may answer from its own state): nothing to send.
+        let inflight = &s.inflight;
+        s.resend.retain(|pid| inflight.contains_key(pid));
+        loop {
+            let Some(s) = self.sessions.get_mut(&sid) else {
+                return;
+            };
+            let outstanding = s.inflight.len().saturating_sub(s.resend.len());
+            if outstanding >= window {
+                return;
+            }
+            let Some(pid) = s.resend.pop_front() else {
+                return;
+            };
+            let Some(entry) = s.inflight.get(&pid).cloned() else {
+                continue;
+            };
+            if !self.resend_publish(sid, conn, pid, &entry, now) {
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    s.inflight.remove(&pid);
+                }
+            }
+        }
+    }
+
+    /// The outbound window of a connection: its Receive Maximum, capped by `max_inflight`.
+    fn window(&self, conn: ConnId) -> Option<usize> {
+        let c = self.conns.get(&conn)?;
+        Some(usize::from(
+            c.limits.receive_maximum.min(self.config.max_inflight),
+        ))
+    }
+
+    /// One PUBLISH re-send with DUP 1 [MQTT-3.3.1-1]; false if it could not go (then the
+    /// message is forgotten).
+    fn resend_publish(
+        &mut self,
+        sid: SessionId,
+        conn: ConnId,
+        pid: u16,
+        entry: &crate::session::Inflight,
+        now: Timestamp,
+    ) -> bool {
+        // [bad-inputs row 26] a revoked Receive permission stops the re-send.
+        if !self.may_receive(sid, &entry.delivery.msg.topic) {
+            self.stats.receive_denied += 1;
+            return false;
+        }
+        self.write_publish(conn, sid, &entry.delivery, Some(pid), true, now)
     }
 
     /// One timer fired.

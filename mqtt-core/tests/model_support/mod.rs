@@ -30,6 +30,8 @@ pub enum Op {
         clean: bool,
         expiry: usize,
         v311: bool,
+        /// Receive Maximum 2 instead of the default (v5 only).
+        small_window: bool,
     },
     Subscribe {
         c: usize,

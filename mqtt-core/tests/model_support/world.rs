@@ -44,6 +44,10 @@ struct Client {
     next_pid: u16,
     next_order: u64,
     acks: VecDeque<Vec<u8>>,
+    /// QoS 1/2 PUBLISH received on this connection and not yet completed by our PUBACK or
+    /// PUBCOMP: never more than our Receive Maximum (and the server's `max_inflight`).
+    unacked: HashSet<u16>,
+    window: usize,
 }
 
 impl Client {
@@ -110,7 +114,11 @@ impl World {
                 clean,
                 expiry,
                 v311,
-            } => self.connect(c, clean, EXPIRIES[expiry], !v311),
+                small_window,
+            } => {
+                let window = if small_window && !v311 { 2 } else { u16::MAX };
+                self.connect(c, clean, EXPIRIES[expiry], !v311, window)
+            }
             Op::Subscribe { c, f, qos: q } => self.subscribe(c, f, qos(q)),
             Op::Unsubscribe { c, f } => self.unsubscribe(c, f),
             Op::Publish {
@@ -154,7 +162,7 @@ impl World {
         assert_eq!(self.h.shard.subscription_count(), subs, "after {op:?}");
     }
 
-    fn connect(&mut self, c: usize, clean: bool, expiry: Option<u32>, v5: bool) {
+    fn connect(&mut self, c: usize, clean: bool, expiry: Option<u32>, v5: bool, window: u16) {
         // Takeover: the server closes the old connection (0x8E on v5) [MQTT-3.1.4-3].
         let old = self.clients[c].conn.take();
         if old.is_some() {
@@ -170,6 +178,8 @@ impl World {
         connect.clean_start = clean;
         if v5 {
             connect.properties.session_expiry_interval = expiry;
+            connect.properties.receive_maximum =
+                core::num::NonZeroU16::new(window).filter(|w| w.get() != u16::MAX);
         }
         let (conn, ack, rest) = self.h.connect_full(connect);
         if let Some(old) = old {
@@ -190,6 +200,8 @@ impl World {
         cl.v5 = v5;
         cl.owed.clear();
         cl.acks.clear();
+        cl.unacked.clear();
+        cl.window = usize::from(window).min(64);
         cl.incarnation = inc;
         if !present {
             // [MQTT-3.2.2-5] no session on the server: the client discards its own state.
@@ -376,6 +388,10 @@ impl World {
                 // After PUBCOMP the identifier is free for a new message [MQTT-4.3.3-12].
                 Packet::PubComp(a) => {
                     self.clients[c].received.remove(&a.packet_id.get());
+                    self.clients[c].unacked.remove(&a.packet_id.get());
+                }
+                Packet::PubAck(a) => {
+                    self.clients[c].unacked.remove(&a.packet_id.get());
                 }
                 Packet::PubRel(a) => {
                     if let Some(s) = self.clients[c].out.get_mut(&a.packet_id.get()) {
@@ -469,6 +485,16 @@ impl World {
         } else {
             assert!(route.retain, "RETAIN 1 on a message not published retained");
         }
+        if let Some(pid) = p.qos_pid.packet_id() {
+            // [MQTT-3.3.4-9] the server keeps within our Receive Maximum.
+            let cl = &mut self.clients[c];
+            cl.unacked.insert(pid.get());
+            assert!(
+                cl.unacked.len() <= cl.window,
+                "c{c}: window of {} exceeded",
+                cl.window
+            );
+        }
         let fresh = match p.qos_pid {
             QosPid::AtMostOnce => true,
             QosPid::AtLeastOnce(pid) => {
@@ -505,7 +531,7 @@ impl World {
     pub fn settle(&mut self) {
         for c in 0..CLIENTS {
             if self.clients[c].conn.is_none() {
-                self.connect(c, false, Some(MAX_EXPIRY), true);
+                self.connect(c, false, Some(MAX_EXPIRY), true, u16::MAX);
             }
         }
         for _ in 0..100 {
