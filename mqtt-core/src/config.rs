@@ -61,6 +61,10 @@ pub struct Config {
     /// A connection whose output has waited this long without being taken is closed
     /// (milliseconds).
     pub send_timeout_ms: u64,
+    /// A session belongs to the user name that created it: a connection with the same client
+    /// identifier but another user name is refused (0x87 / return code 5) instead of taking
+    /// the session over (bad-inputs row 27).
+    pub bind_session_to_username: bool,
     /// Assign an identifier to a v5 client that sends an empty one (else CONNACK 0x85).
     pub assign_client_id: bool,
     /// Response Information sent when a client requests it.
@@ -104,6 +108,7 @@ impl Default for Config {
             connect_timeout_ms: 10_000,
             max_outbound_buffer: 1024 * 1024,
             send_timeout_ms: 30_000,
+            bind_session_to_username: true,
             assign_client_id: true,
             response_information: None,
             no_matching_subscribers_reason: false,

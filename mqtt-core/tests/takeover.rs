@@ -196,3 +196,52 @@ fn bytes_from_a_taken_over_connection_are_ignored() {
     assert!(!h.is_closed(new));
     h.recv_none(new);
 }
+
+#[test]
+fn another_user_cannot_take_over_a_session_bad_inputs_row_27() {
+    let mut h = Harness::with_defaults();
+    let mut alice = connect_login("device-1", V5, "alice", b"pw");
+    alice.clean_start = false;
+    alice.properties.session_expiry_interval = Some(3600);
+    let (a, ack) = h.connect_with(alice.clone());
+    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+    h.subscribe(a, V5, "alice/inbox", QoS::AtLeastOnce);
+
+    // Mallory presents alice's client identifier with her own credentials.
+    let mut mallory = connect_login("device-1", V5, "mallory", b"pw");
+    mallory.clean_start = false;
+    let (m, ack) = h.connect_with(mallory);
+    assert_eq!(ack.reason_code, ConnectReasonCode::NotAuthorized);
+    assert!(h.is_closed(m));
+    // Alice's connection and session are untouched.
+    assert!(!h.is_closed(a));
+    h.recv_none(a);
+    assert_eq!(h.shard.session_count(), 1);
+    assert_eq!(h.shard.subscription_count(), 1);
+
+    // An anonymous client cannot take it either (v3.1.1: return code 5).
+    let mut anon = connect("device-1", V311);
+    anon.clean_start = false;
+    let (n, ack) = h.connect_with(anon);
+    assert_eq!(ack.reason_code, ConnectReasonCode::NotAuthorized);
+    assert!(h.is_closed(n));
+
+    // Alice herself still can.
+    let (a2, ack) = h.connect_with(alice);
+    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+    assert!(ack.session_present);
+    assert!(h.is_closed(a));
+    assert!(!h.is_closed(a2));
+}
+
+#[test]
+fn binding_to_username_can_be_switched_off() {
+    let mut h = Harness::new(mqtt_core::Config {
+        bind_session_to_username: false,
+        ..Default::default()
+    });
+    let (_, ack) = h.connect_with(connect_login("d", V5, "alice", b"pw"));
+    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+    let (_, ack) = h.connect_with(connect_login("d", V5, "bob", b"pw"));
+    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+}

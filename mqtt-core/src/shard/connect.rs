@@ -285,6 +285,18 @@ impl Shard {
         c.will = connect.will.clone();
         let peer = c.peer;
 
+        // A session is bound to the identity that created it: another user presenting the
+        // same client identifier may not take it over (bad-inputs row 27).
+        if self.config.bind_session_to_username {
+            let owner = self
+                .by_client
+                .get(&connect.client_id)
+                .and_then(|sid| self.sessions.get(sid))
+                .map(|s| &s.client.username);
+            if owner.is_some_and(|u| *u != connect.username) {
+                return self.refuse(conn, v, ConnectReasonCode::NotAuthorized, now);
+            }
+        }
         let client = ClientInfo {
             client_id: connect.client_id.clone(),
             username: connect.username.clone(),
