@@ -38,6 +38,6 @@ pub use auth::{
     Acl, Action, AllowAll, AuthDecision, AuthRequest, AuthStep, Authenticator, ClientInfo, DenyAll,
 };
 pub use config::Config;
-pub use ids::{ConnId, SessionId, ShardId};
+pub use ids::{shard_for, ConnId, SessionId, ShardId};
 pub use shard::{Output, Shard, ShardMsg};
 pub use stats::Stats;

@@ -93,6 +93,8 @@ pub(crate) enum ShardMsgInner {
 #[derive(Debug)]
 pub struct Shard {
     pub(crate) id: ShardId,
+    /// Number of shards in the broker (1 for a single shard).
+    pub(crate) shard_count: u16,
     pub(crate) config: Config,
     pub(crate) conns: AHashMap<ConnId, Connection>,
     pub(crate) sessions: AHashMap<SessionId, Session>,
@@ -113,11 +115,17 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// A shard with the allow-all authenticator and ACL.
+    /// A single-shard broker with the allow-all authenticator and ACL.
     pub fn new(config: Config, id: ShardId) -> Self {
+        Self::with_shards(config, id, 1)
+    }
+
+    /// Shard `id` of a broker of `count` shards (`count` ≥ 1).
+    pub fn with_shards(config: Config, id: ShardId, count: u16) -> Self {
         let retained = RetainedStore::new(config.retained);
         Self {
             id,
+            shard_count: count.max(1),
             config,
             conns: AHashMap::new(),
             sessions: AHashMap::new(),
@@ -184,6 +192,29 @@ impl Shard {
         c.connect_deadline = Some(deadline);
         self.timers.arm(deadline, Timer::ConnectTimeout(conn));
         self.conns.insert(conn, c);
+    }
+
+    /// Adopts a connection another shard handed over ([`Output::Handover`]): as
+    /// [`Shard::handle_accept`] followed by [`Shard::handle_bytes`] with the bytes it had read.
+    pub fn handle_handover(
+        &mut self,
+        conn: ConnId,
+        peer: Option<SocketAddr>,
+        buffered: &mut BytesMut,
+        now: Timestamp,
+    ) {
+        self.handle_accept(conn, peer, now);
+        self.handle_bytes(conn, buffered, now);
+    }
+
+    /// This shard's id.
+    pub fn id(&self) -> ShardId {
+        self.id
+    }
+
+    /// Number of shards in the broker.
+    pub fn shard_count(&self) -> u16 {
+        self.shard_count
     }
 
     /// Bytes arrived. Whole packets are consumed from `buf`; a partial one stays there.

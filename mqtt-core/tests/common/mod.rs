@@ -21,6 +21,9 @@ pub use sessions::*;
 mod connecting;
 pub use connecting::*;
 
+mod cluster;
+pub use cluster::*;
+
 mod publishing;
 pub use publishing::*;
 
