@@ -320,6 +320,27 @@ impl Shard {
         }
     }
 
+    /// Sends a protocol message to another shard (FIFO per pair of shards). Every
+    /// cross-shard message goes through here, so batching and backpressure live in one place.
+    pub(crate) fn send_peer(&mut self, to: ShardId, msg: ShardMsgInner) {
+        if to == self.id {
+            return;
+        }
+        self.outputs.push_back(Output::Peer {
+            to,
+            msg: ShardMsg(msg),
+        });
+    }
+
+    /// Sends a protocol message to every other shard.
+    pub(crate) fn broadcast_peer(&mut self, msg: ShardMsgInner) {
+        for i in 0..self.shard_count {
+            if i != self.id.0 {
+                self.send_peer(ShardId(i), msg.clone());
+            }
+        }
+    }
+
     pub(crate) fn push_output(&mut self, o: Output) {
         self.outputs.push_back(o);
     }
