@@ -11,9 +11,11 @@
 //! is buffered. Inside a frame, fields are parsed with `nom` complete parsers over bounded
 //! sub-slices, and trailing bytes are refused. Topics, payloads and binary properties are
 //! [`bytes::Bytes`] slices of the frame: decoding a PUBLISH copies nothing and allocates
-//! nothing. A PUBLISH without properties (the hot path) is checked by a dedicated scan of the
-//! buffered bytes that accepts only what the general parser accepts, and is otherwise left to
-//! it; a unit test holds the two to the same result on mutated frames.
+//! nothing unless it carries more than one user property or subscription identifier (the
+//! lists keep one inline; `tests/alloc.rs`). A PUBLISH without properties (the hot path) is
+//! checked by a dedicated scan of the buffered bytes that accepts only what the general parser
+//! accepts, and is otherwise left to it; a unit test holds the two to the same result on
+//! mutated frames.
 //!
 //! # Validation
 //! Every rule is a [`DecodeError`] variant named after it, with its conformance id in the

@@ -167,21 +167,27 @@ pub fn parse_fixed_header(
     }
     let packet_type = PacketType::from_u8(first >> 4).ok_or(DecodeError::ReservedPacketType)?;
     let flags = first & 0x0F;
-    match packet_type.fixed_flags() {
-        // [MQTT-2.1.3-1] flags of every packet but PUBLISH are fixed.
-        Some(f) if f != flags => return Err(DecodeError::InvalidHeaderFlags(packet_type)),
+    if packet_type == PacketType::Publish {
+        // The hot path: PUBLISH goes both ways, in every version.
+        debug_assert!(packet_type.client_may_send() && packet_type.server_may_send());
         // [MQTT-3.3.1-4] QoS 3 is malformed (checked early, before buffering the body).
-        None if flags & 0x06 == 0x06 => return Err(DecodeError::PublishQos3),
-        _ => {}
-    }
-    let allowed = match opts.sender {
-        Role::Client => packet_type.client_may_send(),
-        Role::Server => packet_type.server_may_send(),
-    };
-    // AUTH exists only in MQTT 5; CONNECT names its own version.
-    let in_version = packet_type != PacketType::Auth || opts.version.is_v5();
-    if !allowed || !in_version {
-        return Err(DecodeError::UnexpectedPacket(packet_type));
+        if flags & 0x06 == 0x06 {
+            return Err(DecodeError::PublishQos3);
+        }
+    } else {
+        // [MQTT-2.1.3-1] flags of every packet but PUBLISH are fixed.
+        if packet_type.fixed_flags() != Some(flags) {
+            return Err(DecodeError::InvalidHeaderFlags(packet_type));
+        }
+        let allowed = match opts.sender {
+            Role::Client => packet_type.client_may_send(),
+            Role::Server => packet_type.server_may_send(),
+        };
+        // AUTH exists only in MQTT 5; CONNECT names its own version.
+        let in_version = packet_type != PacketType::Auth || opts.version.is_v5();
+        if !allowed || !in_version {
+            return Err(DecodeError::UnexpectedPacket(packet_type));
+        }
     }
     let size = header_len as u64 + u64::from(remaining_len);
     // [MQTT-3.1.2-24] refuse anything above the maximum packet size before buffering it.
