@@ -15,6 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use criterion::measurement::WallTime;
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput,
 };
@@ -69,7 +70,7 @@ fn options(v: ProtocolVersion) -> DecodeOptions {
     }
 }
 
-fn decode_case(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, case: &Case) {
+fn decode_case(g: &mut BenchmarkGroup<'_, WallTime>, case: &Case) {
     let frame = encoded(&case.packet, case.version);
     let opts = options(case.version);
     // The frame must decode back to the same packet, or the numbers mean nothing.
@@ -100,7 +101,7 @@ fn decode_case(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, cas
     });
 }
 
-fn encode_case(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, case: &Case) {
+fn encode_case(g: &mut BenchmarkGroup<'_, WallTime>, case: &Case) {
     let mut buf = BytesMut::with_capacity(4096);
     case.packet.encode(case.version, &mut buf).unwrap();
     assert_eq!(&buf[..], &encoded(&case.packet, case.version)[..]);
@@ -133,14 +134,15 @@ fn codec(c: &mut Criterion) {
     g.finish();
 }
 
-/// Many short samples of equal size, so that the median is robust to the samples that a
-/// busy machine preempts (report the median, not the mean).
+/// Many short samples (about 2 ms each) of equal size, so that the median is robust to a busy
+/// machine preempting some of them. Report the median, not the mean; `benches/report.py` also
+/// prints the 10th percentile, the uncontended cost.
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
-        .sample_size(500)
-        .nresamples(20_000)
+        .sample_size(1000)
+        .nresamples(10_000)
 }
 
 criterion_group! {
