@@ -81,6 +81,11 @@ pub struct Config {
     pub sys_interval: u64,
     /// Most user properties in one packet.
     pub max_user_properties: usize,
+    /// Messages queued for one other shard before backpressure: beyond it a QoS 0 message
+    /// is dropped (counted in `Stats::peer_dropped`), and QoS 1/2 and protocol messages still
+    /// go in while the shard stops reading PUBLISH packets from its clients until the queue
+    /// drains.
+    pub max_peer_queue: usize,
 }
 
 impl Default for Config {
@@ -117,6 +122,7 @@ impl Default for Config {
             retained: RetainedLimits::default(),
             sys_interval: 10,
             max_user_properties: mqtt_proto::DEFAULT_MAX_USER_PROPERTIES,
+            max_peer_queue: 10_000,
         }
     }
 }

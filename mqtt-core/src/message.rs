@@ -6,7 +6,32 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use mqtt_proto::{PublishProperties, QoS};
 
+use crate::ids::ShardId;
 use crate::time::Timestamp;
+
+/// A broker-unique identity of one application message: the shard that made it and that
+/// shard's sequence number (1, 2, …, in the order the shard made its messages).
+///
+/// Every copy of a message (the one forwarded to other shards, the one kept as retained)
+/// keeps the id, so a shard can tell that a retained message fetched for a new subscription
+/// already reached it live (`shard/routing/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId {
+    /// The shard that made the message.
+    pub shard: ShardId,
+    /// Its sequence number on that shard (0 only for messages made outside a shard).
+    pub seq: u64,
+}
+
+impl Default for MessageId {
+    /// The id of a message made outside any shard (tests, tools): shard 0, sequence 0.
+    fn default() -> Self {
+        Self {
+            shard: ShardId(0),
+            seq: 0,
+        }
+    }
+}
 
 /// An application message inside the broker.
 ///
@@ -15,6 +40,8 @@ use crate::time::Timestamp;
 /// the frame the message arrived in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// Broker-unique identity, assigned where the message is made.
+    pub id: MessageId,
     /// Topic name (aliases already resolved).
     pub topic: ByteString,
     /// Payload.

@@ -42,6 +42,10 @@ pub struct Stats {
     pub keep_alive_timeouts: u64,
     /// Connections closed because their output was not taken in time.
     pub send_timeouts: u64,
+    /// QoS 0 messages dropped because the queue to another shard was full.
+    pub peer_dropped: u64,
+    /// Connections handed over to their home shard (counted by the shard that gave them).
+    pub handovers: u64,
     /// Refusals by reason code (index = code).
     pub rejected: [u64; 256],
 }
@@ -65,12 +69,61 @@ impl Default for Stats {
             sessions_expired: 0,
             keep_alive_timeouts: 0,
             send_timeouts: 0,
+            peer_dropped: 0,
+            handovers: 0,
             rejected: [0; 256],
         }
     }
 }
 
 impl Stats {
+    /// Adds another shard's counters to these (for broker-wide `$SYS` figures).
+    pub fn add(&mut self, other: &Stats) {
+        // Destructured so that a new counter cannot be forgotten here.
+        let Stats {
+            messages_received,
+            messages_sent,
+            bytes_received,
+            bytes_sent,
+            dropped,
+            dropped_too_large,
+            receive_denied,
+            expired,
+            retained_refused,
+            connects,
+            disconnects,
+            takeovers,
+            wills,
+            sessions_expired,
+            keep_alive_timeouts,
+            send_timeouts,
+            peer_dropped,
+            handovers,
+            rejected,
+        } = other;
+        self.messages_received += messages_received;
+        self.messages_sent += messages_sent;
+        self.bytes_received += bytes_received;
+        self.bytes_sent += bytes_sent;
+        self.dropped += dropped;
+        self.dropped_too_large += dropped_too_large;
+        self.receive_denied += receive_denied;
+        self.expired += expired;
+        self.retained_refused += retained_refused;
+        self.connects += connects;
+        self.disconnects += disconnects;
+        self.takeovers += takeovers;
+        self.wills += wills;
+        self.sessions_expired += sessions_expired;
+        self.keep_alive_timeouts += keep_alive_timeouts;
+        self.send_timeouts += send_timeouts;
+        self.peer_dropped += peer_dropped;
+        self.handovers += handovers;
+        for (a, b) in self.rejected.iter_mut().zip(rejected.iter()) {
+            *a += b;
+        }
+    }
+
     /// Counts one refusal with this reason code.
     pub(crate) fn reject(&mut self, code: u8) {
         if let Some(n) = self.rejected.get_mut(usize::from(code)) {

@@ -11,6 +11,7 @@ use crate::message::Message;
 
 fn msg_at(topic: &str, payload: &[u8], expires_at: Option<Timestamp>) -> SharedMessage {
     Arc::new(Message {
+        id: Default::default(),
         topic: ByteString::from(topic),
         payload: Bytes::copy_from_slice(payload),
         qos: QoS::AtLeastOnce,

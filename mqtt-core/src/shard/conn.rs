@@ -64,6 +64,9 @@ pub(crate) struct Connection {
     pub(crate) assigned_client_id: bool,
     /// A CONNECT that failed to decode named a known protocol version (`version` holds it).
     pub(crate) connect_version_known: bool,
+    /// A PUBLISH waits in the runtime's buffer until the outboxes to other shards drain
+    /// (see `peer.rs`).
+    pub(crate) peer_paused: bool,
 }
 
 impl Connection {
@@ -93,6 +96,7 @@ impl Connection {
             connect_expiry_zero: true,
             assigned_client_id: false,
             connect_version_known: false,
+            peer_paused: false,
         }
     }
 

@@ -153,11 +153,13 @@ impl Shard {
 
     /// A unique client identifier for a client that sent an empty one
     /// ([MQTT-3.1.3-6]: unique on this shard; the shard id makes it unique across shards).
+    /// It is drawn until it hashes to this shard, so this shard is its home and the client
+    /// is never handed over (about `shard_count` draws).
     fn assign_client_id(&mut self) -> ByteString {
         loop {
             let r = self.next_random();
             let id = ByteString::from(format!("ringmq-{}-{r:016x}", self.id.0));
-            if !self.by_client.contains_key(&id) {
+            if self.home_of(&id) == self.id && !self.by_client.contains_key(&id) {
                 return id;
             }
         }
@@ -323,6 +325,8 @@ impl Shard {
             c.state = ConnState::Connected(sid);
         }
         self.stats.connects += 1;
+        // Its shared groups count one more member online (shared_cluster).
+        self.share_online_changed(sid);
 
         let properties = if v.is_v5() {
             let mut props = self.connack_properties(conn, &connect, server_keep_alive);

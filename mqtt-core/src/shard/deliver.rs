@@ -11,7 +11,7 @@ use super::Shard;
 use crate::alias::OutboundAlias;
 use crate::auth::Action;
 use crate::ids::{ConnId, SessionId};
-use crate::message::{Message, SharedMessage};
+use crate::message::SharedMessage;
 use crate::session::{Delivery, Inflight, InflightState};
 use crate::time::Timestamp;
 
@@ -26,32 +26,21 @@ struct Merged {
 }
 
 impl Shard {
-    /// Stores a retained message and delivers to every matching subscriber.
+    /// Routes a message made on this shard: a retained one is stored on its owner shard,
+    /// then the message is forwarded to every other shard with a matching subscription
+    /// (`routing/`) and delivered to this shard's subscribers. Returns how many copies were
+    /// handed to sessions here, plus one per shard it was forwarded to.
     pub(crate) fn route(&mut self, msg: SharedMessage, now: Timestamp) -> usize {
         if msg.retain {
-            // The server's expiry cap bounds how long a message waits in queues; a retained
-            // message published without an expiry is kept until replaced or deleted (the
-            // retained count and byte limits bound the store).
-            let stored =
-                if msg.properties.message_expiry_interval.is_none() && msg.expires_at.is_some() {
-                    std::sync::Arc::new(Message {
-                        expires_at: None,
-                        ..Message::clone(&msg)
-                    })
-                } else {
-                    msg.clone()
-                };
-            match self.retained.set(stored) {
-                Ok(_) => self.arm_retained_timer(),
-                // Over the retained limits: not stored, counted, still delivered.
-                Err(_) => self.stats.retained_refused += 1,
-            }
+            self.store_retained(&msg);
         }
-        self.route_local(&msg, now)
+        let forwarded = self.forward(&msg);
+        forwarded + self.route_local(&msg, true, now)
     }
 
-    /// Delivers to this shard's matching subscribers (plain and shared). Returns how many
-    /// copies were handed to sessions.
+    /// Delivers to this shard's matching subscribers, and with `with_shared` (on the shard
+    /// where the message was published) routes it to the matching shared groups. Returns how
+    /// many copies were handed to sessions, counting a group's copy sent to another shard.
     ///
     /// # Overlapping subscriptions
     /// When several non-shared subscriptions of one session match, the session gets ONE copy
@@ -66,7 +55,13 @@ impl Shard {
     ///
     /// A shared subscription is a separate delivery (MQTT 5 §4.8.2): a session that is
     /// picked for a group also gets that group's copy, with that subscription's identifier.
-    pub(crate) fn route_local(&mut self, msg: &SharedMessage, now: Timestamp) -> usize {
+    pub(crate) fn route_local(
+        &mut self,
+        msg: &SharedMessage,
+        with_shared: bool,
+        now: Timestamp,
+    ) -> usize {
+        self.note_live(msg);
         let mut merged: SmallVec<[Merged; 8]> = SmallVec::new();
         let publisher = msg.publisher.as_deref();
         let sessions = &self.sessions;
@@ -102,61 +97,14 @@ impl Shard {
             }
             merged = folded;
         }
-        // Shared groups: one member per group, falling back to any member that can take it.
-        let seed = self.next_random();
-        let strategy = self.config.share_strategy;
-        let max_queued = self.config.max_queued_messages;
-        let max_buffer = self.config.max_outbound_buffer;
-        let sessions = &self.sessions;
-        let conns = &self.conns;
-        let acl = &self.acl;
-        let mut unplaced = 0u64;
-        self.shared
-            .for_each_matching_group(&msg.topic, |_group, g| {
-                // A member the ACL would refuse at delivery cannot take it (bad-inputs row 26).
-                let may_take = |s: &crate::session::Session| {
-                    s.queue.len() < max_queued
-                        && acl.check(&s.client, Action::Receive { topic: &msg.topic })
-                };
-                // Online, with room in its output buffer (a stuck reader is passed over).
-                let online = |sid: &SessionId, _: &crate::session::SubEntry| {
-                    sessions.get(sid).is_some_and(|s| {
-                        s.conn
-                            .and_then(|c| conns.get(&c))
-                            .is_some_and(|c| c.tx.len() < max_buffer)
-                            && may_take(s)
-                    })
-                };
-                // Else a member that can hold it in its queue: a stuck reader, or an offline
-                // persistent session; only for QoS 1/2 (an offline session holds no QoS 0).
-                let picked = g
-                    .pick(strategy, publisher, seed, online)
-                    .map(|(k, v)| (k, *v))
-                    .or_else(|| {
-                        let queueable = |sid: &SessionId, e: &crate::session::SubEntry| {
-                            msg.qos.min(e.options.qos) != QoS::AtMostOnce
-                                && sessions.get(sid).is_some_and(|s| {
-                                    (s.conn.is_some() || s.expiry_interval > 0) && may_take(s)
-                                })
-                        };
-                        g.pick(strategy, publisher, seed, queueable)
-                            .map(|(k, v)| (k, *v))
-                    });
-                if picked.is_none() {
-                    unplaced += 1;
-                }
-                if let Some((sid, entry)) = picked {
-                    merged.push(Merged {
-                        sid,
-                        qos: msg.qos.min(entry.options.qos),
-                        retain_as_published: entry.options.retain_as_published,
-                        sub_ids: entry.sub_id.into_iter().collect(),
-                    });
-                }
-            });
-        // No member of a group could take it: dropped, and counted.
-        self.stats.dropped += unplaced;
-        let n = merged.len();
+        // Shared groups: one member per group over the whole broker, picked before any copy is
+        // handed out (shared_cluster.rs); only where the message was published.
+        let shared = if with_shared {
+            self.route_shared(msg, now)
+        } else {
+            super::shared_cluster::SharedRoute::default()
+        };
+        let n = merged.len() + shared.local.len() + shared.sent;
         for m in merged {
             let retain = m.retain_as_published && msg.retain;
             let d = Delivery {
@@ -167,12 +115,24 @@ impl Shard {
             };
             self.deliver(m.sid, d, now);
         }
+        for (sid, d) in shared.local {
+            self.deliver(sid, d, now);
+        }
         n
     }
 
-    /// Hands one delivery to a session: straight into the window if there is room, else the
-    /// queue (QoS 0 is not queued for a disconnected session).
+    /// Hands one delivery to a session. While a retained fetch of the session is in flight,
+    /// live deliveries wait behind it, so its retained messages come first
+    /// (`routing/retained.rs`).
     pub(crate) fn deliver(&mut self, sid: SessionId, d: Delivery, now: Timestamp) {
+        if let Some(d) = self.hold_for_fetch(sid, d) {
+            self.deliver_now(sid, d, now);
+        }
+    }
+
+    /// Hands one delivery to a session now: straight into the window if there is room, else
+    /// the queue (QoS 0 is not queued for a disconnected session).
+    pub(crate) fn deliver_now(&mut self, sid: SessionId, d: Delivery, now: Timestamp) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };

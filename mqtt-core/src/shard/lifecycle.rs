@@ -31,6 +31,7 @@ impl Shard {
                 self.timers.cancel(at, t);
             }
         }
+        self.forget_subacks(conn);
         let last = c.tx.split().freeze();
         self.stats.bytes_sent += last.len() as u64;
         self.push_output(Output::Close { conn, last });
@@ -53,6 +54,10 @@ impl Shard {
         s.resend.clear();
         let expiry = s.expiry_interval;
         let client = s.client.clone();
+        // A member that stays is no longer online (one that ends leaves its groups below).
+        if expiry != 0 {
+            self.share_online_changed(sid);
+        }
         if let Some(w) = will {
             let delay = w.properties.will_delay_interval.unwrap_or(0);
             if delay == 0 {
@@ -87,7 +92,7 @@ impl Shard {
             self.by_client.remove(&s.client.client_id);
         }
         for filter in s.subscriptions.keys() {
-            self.remove_subscription(sid, filter);
+            self.remove_subscription(sid, filter, now);
         }
         if let Some(at) = s.expires_at {
             self.timers.cancel(at, Timer::SessionExpiry(sid));
@@ -122,6 +127,7 @@ impl Shard {
         // Kept as the mark that the will had an expiry (the forwarded value is recomputed).
         properties.message_expiry_interval = w.properties.message_expiry_interval;
         let msg = Message {
+            id: self.next_message_id(),
             topic: w.topic,
             payload: w.payload,
             qos: w.qos.min(self.config.max_qos),
@@ -320,6 +326,10 @@ impl Shard {
                     return;
                 }
                 c.keep_alive_timer = None;
+                // Input paused for backpressure is not the client's silence.
+                if c.peer_paused {
+                    c.last_rx = now;
+                }
                 let deadline = c.last_rx.plus_millis(c.keep_alive_ms);
                 if now >= deadline {
                     // [MQTT-3.1.2-22] nothing received within 1.5 × keep alive.

@@ -5,16 +5,25 @@
 //! After any `handle_*` call, drain [`Shard::poll_output`] until it returns `None`, then read
 //! [`Shard::poll_timeout`] and call [`Shard::handle_timeout`] when that instant comes. For
 //! every [`Output::Transmit`], call [`Shard::take_transmit`] once the connection's socket can
-//! take more bytes, and write what it returns in one write. `now` never goes backwards.
+//! take more bytes, and write what it returns in one write; for every [`Output::PeerReady`],
+//! call [`Shard::take_peer`] once the link to that shard can take a message. `now` never goes
+//! backwards.
 
 mod auth_exchange;
 mod conn;
 mod connect;
 mod deliver;
+mod home;
+mod introspect;
 mod lifecycle;
+mod peer;
 mod publish;
+mod routing;
+mod shared_cluster;
+mod sub_barrier;
 mod subscribe;
 mod sys;
+mod sys_agg;
 
 use core::net::SocketAddr;
 use std::collections::VecDeque;
@@ -38,6 +47,12 @@ use crate::time::Timestamp;
 use crate::timer::{Timer, Timers};
 
 pub(crate) use conn::{ConnState, Connection};
+pub use introspect::Occupancy;
+use peer::PeerTransport;
+use routing::{Routing, RoutingMsg};
+use shared_cluster::{ShareMsg, ShareView};
+use sub_barrier::{BarrierMsg, SubBarrier};
+pub(crate) use sys_agg::{SysAggregate, SysFigures};
 
 /// Something the runtime must do.
 #[derive(Debug)]
@@ -54,22 +69,24 @@ pub enum Output {
     },
     /// Ask the runtime to authenticate; answer with [`Shard::handle_auth`].
     Auth(AuthRequest),
-    /// A message for another shard (FIFO per pair of shards).
-    Peer {
-        /// Destination shard.
-        to: ShardId,
-        /// The message.
-        msg: ShardMsg,
-    },
-    /// Hand a connection over to its home shard, with the bytes already read.
+    /// Messages for another shard are waiting: call [`Shard::take_peer`] when the link to it
+    /// can take one more message, and carry what it returns (links are FIFO per pair of
+    /// shards). Emitted once each time the outbox for that shard becomes non-empty.
+    PeerReady(ShardId),
+    /// Hand a connection over to its home shard: move the socket there and call
+    /// [`Shard::handle_handover`] on that shard with `buffered`. This shard has forgotten it.
     Handover {
         /// The connection.
         conn: ConnId,
         /// The home shard.
         to: ShardId,
-        /// Bytes read but not consumed.
+        /// The CONNECT as it arrived, followed by every byte read after it.
         buffered: BytesMut,
     },
+    /// A connection whose input was paused (an outbox to another shard was over
+    /// `max_peer_queue`) may go on: call [`Shard::handle_bytes`] with what is buffered for it,
+    /// and read its socket again.
+    ResumeRead(ConnId),
 }
 
 /// A message between shards; opaque to the runtime, which only carries it.
@@ -87,6 +104,18 @@ impl ShardMsg {
 pub(crate) enum ShardMsgInner {
     /// Deliver to local subscribers.
     Deliver(SharedMessage),
+    /// Several messages, handled in order (what [`Shard::take_peer`] returns).
+    Batch(Vec<ShardMsgInner>),
+    /// Shard 0 asks for this shard's `$SYS` figures (round number).
+    SysRequest(u64),
+    /// A shard's `$SYS` figures, answering the request of that round.
+    SysReport(u64, Box<SysFigures>),
+    /// Shared subscriptions across shards (`shared_cluster.rs`).
+    Share(ShareMsg),
+    /// A SUBACK's barrier round trip (`sub_barrier.rs`).
+    Barrier(BarrierMsg),
+    /// Plain subscriptions' interest and retained messages across shards (`routing/`).
+    Routing(RoutingMsg),
 }
 
 /// One core's broker state.
@@ -112,6 +141,16 @@ pub struct Shard {
     rng: u64,
     pub(crate) started: Option<Timestamp>,
     pub(crate) sys_timer: Option<Timestamp>,
+    /// Outboxes to the other shards, and the connections paused while one is over its bound.
+    pub(crate) peer: PeerTransport,
+    /// On shard 0: the other shards' latest `$SYS` figures.
+    pub(crate) sys_agg: SysAggregate,
+    /// Every shared group of the broker with its member count per shard.
+    pub(crate) share_view: ShareView,
+    /// SUBACKs held until the other shards applied what their SUBSCRIBE announced.
+    pub(crate) sub_barrier: SubBarrier,
+    /// The interest map, message ids and retained messages across shards (`routing/`).
+    pub(crate) routing: Routing,
 }
 
 impl Shard {
@@ -143,6 +182,11 @@ impl Shard {
             rng: 0x9E37_79B9_7F4A_7C15 ^ u64::from(id.0),
             started: None,
             sys_timer: None,
+            peer: PeerTransport::new(count.max(1)),
+            sys_agg: SysAggregate::default(),
+            share_view: ShareView::default(),
+            sub_barrier: SubBarrier::default(),
+            routing: Routing::new(count.max(1)),
         }
     }
 
@@ -217,7 +261,9 @@ impl Shard {
         self.shard_count
     }
 
-    /// Bytes arrived. Whole packets are consumed from `buf`; a partial one stays there.
+    /// Bytes arrived. Whole packets are consumed from `buf`; a partial one stays there, and
+    /// so does a PUBLISH while an outbox to another shard is over its bound (the connection
+    /// is paused until [`Output::ResumeRead`]).
     /// While the shard holds a connection's input itself (a deferred CONNECT authentication,
     /// see [`Shard::handle_auth`]) it takes all of `buf`.
     pub fn handle_bytes(&mut self, conn: ConnId, buf: &mut BytesMut, now: Timestamp) {
@@ -232,9 +278,13 @@ impl Shard {
     /// connection is gone, or its input must be held.
     pub(crate) fn decode_input(&mut self, conn: ConnId, buf: &mut BytesMut, now: Timestamp) {
         loop {
+            if self.pause_for_peers(conn, buf, now) {
+                return;
+            }
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
+            let connect_frame = home::connect_frame(self.shard_count, c, buf);
             if c.auth.holds_input(&c.state) {
                 return self.hold_input(conn, buf, now);
             }
@@ -242,6 +292,9 @@ impl Shard {
             match Packet::decode(buf, &c.decode) {
                 Ok(Some(packet)) => {
                     c.last_rx = now;
+                    if self.hand_over_if_foreign(conn, &packet, connect_frame, buf) {
+                        return;
+                    }
                     self.stats.bytes_received += (before - buf.len()) as u64;
                     self.handle_packet(conn, packet, now);
                 }
@@ -274,12 +327,26 @@ impl Shard {
         }
     }
 
-    /// A message from another shard.
-    pub fn handle_peer(&mut self, _from: ShardId, msg: ShardMsg, now: Timestamp) {
-        match msg.0 {
-            ShardMsgInner::Deliver(m) => {
-                self.route_local(&m, now);
+    /// A message from another shard (what its [`Shard::take_peer`] returned).
+    pub fn handle_peer(&mut self, from: ShardId, msg: ShardMsg, now: Timestamp) {
+        self.start(now);
+        self.peer_message(from, msg.0, now);
+    }
+
+    /// One cross-shard message; a batch is unpacked in order.
+    fn peer_message(&mut self, from: ShardId, msg: ShardMsgInner, now: Timestamp) {
+        match msg {
+            ShardMsgInner::Batch(batch) => {
+                for m in batch {
+                    self.peer_message(from, m, now);
+                }
             }
+            ShardMsgInner::Deliver(m) => self.handle_forwarded(from, &m, now),
+            ShardMsgInner::SysRequest(round) => self.sys_request(from, round),
+            ShardMsgInner::SysReport(round, figures) => self.sys_report(from, round, figures, now),
+            ShardMsgInner::Share(m) => self.handle_share(from, m, now),
+            ShardMsgInner::Barrier(m) => self.handle_barrier(from, m, now),
+            ShardMsgInner::Routing(m) => self.handle_routing(from, m, now),
         }
     }
 
@@ -317,27 +384,6 @@ impl Shard {
         if self.started.is_none() {
             self.started = Some(now);
             self.arm_sys(now);
-        }
-    }
-
-    /// Sends a protocol message to another shard (FIFO per pair of shards). Every
-    /// cross-shard message goes through here, so batching and backpressure live in one place.
-    pub(crate) fn send_peer(&mut self, to: ShardId, msg: ShardMsgInner) {
-        if to == self.id {
-            return;
-        }
-        self.outputs.push_back(Output::Peer {
-            to,
-            msg: ShardMsg(msg),
-        });
-    }
-
-    /// Sends a protocol message to every other shard.
-    pub(crate) fn broadcast_peer(&mut self, msg: ShardMsgInner) {
-        for i in 0..self.shard_count {
-            if i != self.id.0 {
-                self.send_peer(ShardId(i), msg.clone());
-            }
         }
     }
 

@@ -200,6 +200,7 @@ impl Shard {
         properties.topic_alias = None;
         properties.subscription_identifiers.clear();
         let msg = Message {
+            id: self.next_message_id(),
             topic: p.topic,
             payload: p.payload,
             qos: p.qos_pid.qos(),

@@ -14,7 +14,7 @@ use smallvec::SmallVec;
 use super::Shard;
 use crate::auth::Action;
 use crate::ids::{ConnId, SessionId};
-use crate::session::{Delivery, SubEntry};
+use crate::session::SubEntry;
 use crate::time::Timestamp;
 
 /// A subscription that was stored, remembered until its SUBACK is out so the retained
@@ -85,8 +85,9 @@ impl Shard {
             properties: Default::default(),
             reason_codes: codes,
         };
-        self.send(conn, &Packet::SubAck(ack), now);
-        // Retained messages follow the SUBACK (MQTT 5 §3.3.1.3).
+        // Held while other shards apply what this SUBSCRIBE announced (sub_barrier.rs).
+        self.send_suback(conn, sid, ack, now);
+        // Retained messages follow the SUBACK (MQTT 5 §3.3.1.3), or precede a held one.
         for g in granted {
             if let Some(sub) = s.subscriptions.get(g.index) {
                 self.send_retained(sid, sub, &g, now);
@@ -147,10 +148,16 @@ impl Shard {
         let shared = match parsed.share_group {
             Some(group) => {
                 self.shared.subscribe(group, parsed.filter, sid, entry);
+                // A first member here: other shards must know before the SUBACK.
+                if self.share_members_changed(group, parsed.filter) {
+                    self.sub_barrier.needed = true;
+                }
                 true
             }
             None => {
-                self.subs.insert(parsed.filter, sid, entry);
+                let new = self.subs.insert(parsed.filter, sid, entry).is_none();
+                // A first subscriber here: announced to the other shards (routing/).
+                self.plain_subscribed(parsed.filter, new);
                 false
             }
         };
@@ -181,25 +188,8 @@ impl Shard {
             // [MQTT-3.8.4-3].
             _ => {}
         }
-        let mut found = Vec::new();
-        // Expired messages are never matched (MQTT 5 §3.3.2.3.3).
-        self.retained
-            .for_each_match(&sub.filter, now, |m| found.push(m.clone()));
-        // Oldest topics first is not defined by the spec; sort by topic for a stable order.
-        found.sort_unstable_by(|a, b| a.topic.cmp(&b.topic));
-        for msg in found {
-            let d = Delivery {
-                // The granted QoS caps the delivery QoS [MQTT-3.8.4-8].
-                qos: msg.qos.min(g.entry.options.qos),
-                // MQTT 5 §3.3.1.3 (3.1.1: [MQTT-3.3.1-8]): RETAIN is 1 on retained messages
-                // sent because of a subscribe.
-                retain: true,
-                sub_ids: g.entry.sub_id.into_iter().collect(),
-                msg,
-            };
-            // `deliver` asks the ACL for Receive permission (bad-inputs row 26).
-            self.deliver(sid, d, now);
-        }
+        // From the owner shard(s) of the filter's topics (routing/retained.rs).
+        self.fetch_retained(sid, &sub.filter, g.entry, now);
     }
 
     pub(crate) fn handle_unsubscribe(
@@ -219,7 +209,7 @@ impl Shard {
             if existed {
                 // [MQTT-3.10.4-1] [MQTT-3.10.4-2] the subscription is deleted and no new
                 // messages are added for it.
-                self.remove_subscription(sid, filter);
+                self.remove_subscription(sid, filter, now);
                 codes.push(UnsubAckReasonCode::Success);
             } else if parse_filter(filter, self.config.max_topic_levels).is_err() {
                 self.stats
@@ -241,16 +231,19 @@ impl Shard {
     }
 
     /// Removes one subscription of a session from the trie or its shared group.
-    pub(crate) fn remove_subscription(&mut self, sid: SessionId, filter: &str) {
+    pub(crate) fn remove_subscription(&mut self, sid: SessionId, filter: &str, now: Timestamp) {
         // Stored filters were validated on subscribe; the level limit is not re-applied so a
         // configuration change cannot strand one.
         if let Ok(p) = parse_filter(filter, usize::MAX) {
             match p.share_group {
                 Some(group) => {
                     self.shared.unsubscribe(group, p.filter, &sid);
+                    self.share_members_changed(group, p.filter);
                 }
                 None => {
-                    self.subs.remove(p.filter, &sid);
+                    let removed = self.subs.remove(p.filter, &sid).is_some();
+                    // The last subscriber here: withdrawn from the other shards (routing/).
+                    self.plain_unsubscribed(sid, p.filter, removed, now);
                 }
             }
         }

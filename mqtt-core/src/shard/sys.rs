@@ -4,8 +4,7 @@
 //! They are retained, so a subscriber that comes late gets the latest figures at once. Topics
 //! starting with `$` are not matched by a leading wildcard [MQTT-4.7.2-1], so only a filter that
 //! names `$SYS` receives them, and clients may not publish there (the publish path answers
-//! 0x87). With several shards each publishes its own figures; summing them is the runtime's
-//! concern.
+//! 0x87). With several shards, shard 0 publishes the sums over all shards (`sys_agg.rs`).
 
 use std::sync::Arc;
 
@@ -28,7 +27,7 @@ pub(crate) fn is_sys_topic(topic: &str) -> bool {
 
 impl Shard {
     pub(crate) fn arm_sys(&mut self, now: Timestamp) {
-        if self.config.sys_interval == 0 || self.sys_timer.is_some() {
+        if self.config.sys_interval == 0 || self.sys_timer.is_some() || !self.publishes_sys() {
             return;
         }
         let at = now.plus_secs(self.config.sys_interval);
@@ -42,11 +41,13 @@ impl Shard {
     }
 
     /// The `$SYS` figures, as (topic below `$SYS/broker/`, value) pairs, in publication order.
+    /// On shard 0 of several they are broker-wide: the sums of every shard's latest report.
     pub fn sys_values(&self, now: Timestamp) -> Vec<(String, String)> {
         let uptime = self.started.map_or(0, |s| now.since(s).as_secs());
-        let st = &self.stats;
-        let connected = self.connected_count();
-        let total = self.sessions.len();
+        let f = self.sys_figures();
+        let st = &f.stats;
+        let connected = f.connected;
+        let total = f.sessions;
         let mut values: Vec<(String, String)> = vec![
             ("version".into(), env!("CARGO_PKG_VERSION").into()),
             ("uptime".into(), uptime.to_string()),
@@ -61,26 +62,23 @@ impl Shard {
             ("messages/sent".into(), st.messages_sent.to_string()),
             (
                 "messages/dropped".into(),
-                (st.dropped + st.dropped_too_large).to_string(),
+                (st.dropped + st.dropped_too_large + st.peer_dropped).to_string(),
             ),
             ("messages/expired".into(), st.expired.to_string()),
             ("bytes/received".into(), st.bytes_received.to_string()),
             ("bytes/sent".into(), st.bytes_sent.to_string()),
-            (
-                "subscriptions/count".into(),
-                self.subscription_count().to_string(),
-            ),
+            ("subscriptions/count".into(), f.subscriptions.to_string()),
             (
                 "shared subscriptions/count".into(),
-                self.shared_subscription_count().to_string(),
+                f.shared_subscriptions.to_string(),
             ),
             (
                 "retained messages/count".into(),
-                self.retained.len().to_string(),
+                f.retained_count.to_string(),
             ),
             (
                 "retained messages/bytes".into(),
-                self.retained.bytes().to_string(),
+                f.retained_bytes.to_string(),
             ),
             (
                 "retained messages/refused".into(),
@@ -95,10 +93,11 @@ impl Shard {
         values
     }
 
-    /// Publishes the counters as retained messages under `$SYS/broker/`.
-    pub(crate) fn publish_sys(&mut self, now: Timestamp) {
+    /// Publishes the figures as retained messages under `$SYS/broker/`.
+    pub(crate) fn publish_sys_values(&mut self, now: Timestamp) {
         for (k, v) in self.sys_values(now) {
             let msg = Message {
+                id: self.next_message_id(),
                 topic: ByteString::from(format!("{SYS_PREFIX}{k}")),
                 payload: Bytes::from(v),
                 qos: QoS::AtMostOnce,

@@ -51,7 +51,7 @@ impl<K, V> Default for SharedGroup<K, V> {
 }
 
 /// SplitMix64's finaliser: spreads a counter or weak seed over all 64 bits.
-fn mix(mut x: u64) -> u64 {
+pub(crate) fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -59,7 +59,7 @@ fn mix(mut x: u64) -> u64 {
 }
 
 /// A hash of a client id that is the same on every build and machine (FNV-1a, then mixed).
-fn stable_hash(s: &str) -> u64 {
+pub(crate) fn stable_hash(s: &str) -> u64 {
     let mut h: u64 = 0xCBF2_9CE4_8422_2325;
     for b in s.bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
@@ -68,7 +68,7 @@ fn stable_hash(s: &str) -> u64 {
 }
 
 /// Maps a uniform 64-bit value onto `0..n` without modulo bias from the low bits.
-fn scale(x: u64, n: usize) -> usize {
+pub(crate) fn scale(x: u64, n: usize) -> usize {
     usize::try_from((u128::from(x) * n as u128) >> 64).unwrap_or(0)
 }
 
@@ -173,6 +173,22 @@ impl<K: Copy + Eq, V> SharedGroup<K, V> {
         }
         self.members.get(chosen).map(|(k, v)| (*k, v))
     }
+
+    /// Chooses a member starting from the one at `start` (modulo the member count), passing
+    /// over those `available` refuses to the following ones in order. The group's turn and
+    /// sticky member are left as they are: the caller applied the strategy already (over the
+    /// whole broker, when members sit on several shards).
+    pub fn pick_from(
+        &self,
+        start: usize,
+        mut available: impl FnMut(&K, &V) -> bool,
+    ) -> Option<(K, &V)> {
+        let n = self.members.len();
+        (0..n)
+            .filter_map(|offset| self.members.get((start % n + offset) % n))
+            .find(|(k, v)| available(k, v))
+            .map(|(k, v)| (*k, v))
+    }
 }
 
 /// Index of a group in [`SharedSubscriptions`]'s slab.
@@ -264,6 +280,12 @@ impl<K: Copy + Eq, V> SharedSubscriptions<K, V> {
     pub fn group(&self, group: &str, filter: &str) -> Option<&SharedGroup<K, V>> {
         let id = self.index.get(index_key(group, filter).as_str())?;
         Some(&self.slots.get(id.0)?.as_ref()?.group)
+    }
+
+    /// The group `group` on exactly `filter`, to pick a member.
+    pub fn group_mut(&mut self, group: &str, filter: &str) -> Option<&mut SharedGroup<K, V>> {
+        let id = self.index.get(index_key(group, filter).as_str())?;
+        Some(&mut self.slots.get_mut(id.0)?.as_mut()?.group)
     }
 
     /// Adds `key` to group `group` on `filter`, or replaces its value [MQTT-3.8.4-3].

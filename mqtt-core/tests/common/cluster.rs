@@ -3,6 +3,11 @@
 //!
 //! Connection ids are global: the harness remembers which shard serves each one and moves
 //! it on `Output::Handover`, as a runtime moves the socket.
+//!
+//! Like a runtime, it keeps each connection's unconsumed input (`inbound`) and feeds it again
+//! on `Output::ResumeRead`; on `Output::PeerReady` it takes the shard's outbox for that
+//! destination and puts the batch on the link, unless the source shard is in `held` (a link
+//! that is not drained; `release` drains it).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -27,6 +32,12 @@ pub struct Cluster {
     /// Total peer messages delivered (for "received nothing" assertions).
     pub peer_deliveries: HashMap<usize, u64>,
     pub handovers: u64,
+    /// Bytes sent on each connection that its shard has not consumed yet.
+    inbound: HashMap<ConnId, BytesMut>,
+    /// Shards whose outboxes are not taken (their links are stuck).
+    pub held: HashSet<usize>,
+    /// `Output::ResumeRead` seen per connection.
+    pub resumes: HashMap<ConnId, u64>,
 }
 
 impl Cluster {
@@ -46,6 +57,9 @@ impl Cluster {
             rng: seed | 1,
             peer_deliveries: HashMap::new(),
             handovers: 0,
+            inbound: HashMap::new(),
+            held: HashSet::new(),
+            resumes: HashMap::new(),
         }
     }
 
@@ -80,13 +94,56 @@ impl Cluster {
         self.send_bytes(conn, &buf);
     }
 
+    /// Feeds raw bytes to the connection's shard; what it does not consume is kept for the
+    /// next call, like a runtime's read buffer.
     pub fn send_bytes(&mut self, conn: ConnId, bytes: &[u8]) {
+        if !self.owner.contains_key(&conn) {
+            return;
+        }
+        self.inbound
+            .entry(conn)
+            .or_default()
+            .extend_from_slice(bytes);
+        self.feed(conn);
+        self.settle();
+    }
+
+    /// Hands the connection's buffered input to its shard.
+    fn feed(&mut self, conn: ConnId) {
         let Some(&s) = self.owner.get(&conn) else {
             return;
         };
-        let mut buf = BytesMut::from(bytes);
+        let mut buf = self.inbound.remove(&conn).unwrap_or_default();
         self.shards[s].handle_bytes(conn, &mut buf, self.now);
+        if self.owner.contains_key(&conn) {
+            self.inbound.entry(conn).or_default().unsplit(buf);
+        }
+    }
+
+    /// Bytes sent on `conn` that its shard has not consumed yet.
+    pub fn unconsumed(&self, conn: ConnId) -> usize {
+        self.inbound.get(&conn).map_or(0, BytesMut::len)
+    }
+
+    /// Stops taking shard `s`'s outboxes: its messages to other shards wait.
+    pub fn hold(&mut self, s: usize) {
+        self.held.insert(s);
+    }
+
+    /// Takes shard `s`'s outboxes again (and everything waiting in them), then settles.
+    pub fn release(&mut self, s: usize) {
+        self.held.remove(&s);
+        for to in 0..self.shards.len() {
+            self.take_outbox(s, to);
+        }
         self.settle();
+    }
+
+    /// Moves what shard `from` has for `to` onto the link.
+    fn take_outbox(&mut self, from: usize, to: usize) {
+        if let Some(msg) = self.shards[from].take_peer(ShardId(to as u16)) {
+            self.links.entry((from, to)).or_default().push_back(msg);
+        }
     }
 
     /// The peer closed the socket.
@@ -100,17 +157,40 @@ impl Cluster {
     /// Drains every shard's outputs and delivers every peer message (random interleaving,
     /// FIFO per link) until nothing moves.
     pub fn settle(&mut self) {
-        loop {
-            let mut moved = self.drain_outputs();
-            if let Some(((from, to), msg)) = self.pop_link() {
-                *self.peer_deliveries.entry(to).or_default() += 1;
-                self.shards[to].handle_peer(ShardId(from as u16), msg, self.now);
-                moved = true;
-            }
-            if !moved {
-                return;
-            }
+        while self.step() {}
+    }
+
+    /// Encodes and sends a packet on a connection WITHOUT settling: the shard handles it now,
+    /// while its outputs and peer messages wait for [`Cluster::step`] or [`Cluster::settle`].
+    /// Several inputs can so be interleaved with the peer traffic they cause.
+    pub fn send_quiet(&mut self, conn: ConnId, version: ProtocolVersion, p: impl Into<Packet>) {
+        let mut buf = BytesMut::new();
+        p.into().encode(version, &mut buf).expect("encode");
+        if !self.owner.contains_key(&conn) {
+            return;
         }
+        self.inbound
+            .entry(conn)
+            .or_default()
+            .extend_from_slice(&buf);
+        self.feed(conn);
+    }
+
+    /// Takes every shard's outputs, then delivers at most one peer message (from a link
+    /// chosen at random). False once nothing moved.
+    pub fn step(&mut self) -> bool {
+        let mut moved = self.drain_outputs();
+        if let Some(((from, to), msg)) = self.pop_link() {
+            *self.peer_deliveries.entry(to).or_default() += 1;
+            self.shards[to].handle_peer(ShardId(from as u16), msg, self.now);
+            moved = true;
+        }
+        moved
+    }
+
+    /// A pseudo-random number from the cluster's seed (for tests that pick interleavings).
+    pub fn roll(&mut self, below: u64) -> u64 {
+        self.random() % below.max(1)
     }
 
     /// Delivers at most one peer message, chosen at random among non-empty links.
@@ -151,11 +231,10 @@ impl Cluster {
                         }
                     }
                     Output::Auth(req) => self.auth_requests.push((i, req)),
-                    Output::Peer { to, msg } => {
-                        self.links
-                            .entry((i, usize::from(to.0)))
-                            .or_default()
-                            .push_back(msg);
+                    Output::PeerReady(to) => {
+                        if !self.held.contains(&i) {
+                            self.take_outbox(i, usize::from(to.0));
+                        }
                     }
                     Output::Handover {
                         conn,
@@ -166,6 +245,13 @@ impl Cluster {
                         self.handovers += 1;
                         self.owner.insert(conn, to);
                         self.shards[to].handle_handover(conn, None, &mut buffered, self.now);
+                        if self.owner.contains_key(&conn) {
+                            self.inbound.entry(conn).or_default().unsplit(buffered);
+                        }
+                    }
+                    Output::ResumeRead(conn) => {
+                        *self.resumes.entry(conn).or_default() += 1;
+                        self.feed(conn);
                     }
                 }
             }

@@ -24,6 +24,9 @@ pub use connecting::*;
 mod cluster;
 pub use cluster::*;
 
+mod cluster_clients;
+pub use cluster_clients::*;
+
 mod publishing;
 pub use publishing::*;
 
@@ -155,8 +158,8 @@ impl Harness {
                     self.closed.insert(conn);
                 }
                 Output::Auth(req) => self.auth_requests.push(req),
-                Output::Peer { .. } | Output::Handover { .. } => {
-                    panic!("a single shard has no peers")
+                Output::PeerReady(_) | Output::Handover { .. } | Output::ResumeRead(_) => {
+                    panic!("a single shard has no peers: {o:?}")
                 }
             }
         }
