@@ -405,8 +405,11 @@ impl Model {
             }
             // A message is matched where its subscriber lives: on the publisher's shard at
             // once, on another shard when the forwarded copy arrives there, which may be
-            // after a later SUBSCRIBE (the subscriber cannot tell the difference).
-            let local = self.homes[client] == self.homes[m.publisher];
+            // after a later SUBSCRIBE (the subscriber cannot tell the difference). A shared
+            // group's message may travel from shard to shard looking for a member that can
+            // take it, so it may find one that joined meanwhile.
+            let local =
+                self.homes[client] == self.homes[m.publisher] && !is_shared(sub.filter);
             if !retain && local && sub.processed_at > m.proc_last {
                 return Err(format!(
                     "message {id} (published tick {}) for sub {s} made later (tick {})",
@@ -437,7 +440,9 @@ impl Model {
                 if self.subs[s as usize - 1].retain_handling == 2 {
                     return Err(format!("retained message {id} sent despite Retain Handling 2"));
                 }
-                if self.live_via.contains(&(s, id)) {
+                // A QoS 1 message its publisher re-sent was routed twice: one copy may be
+                // the retained one and the other live.
+                if self.live_via.contains(&(s, id)) && m.instances == 1 {
                     return Err(format!(
                         "message {id} came twice for subscription {s}, live then retained \
                          (a retained message racing a live publish)"
@@ -452,7 +457,7 @@ impl Model {
         }
         self.stats.deliveries += 1;
         for &s in sub_ids {
-            if self.retained_via.contains(&(s, id)) {
+            if self.retained_via.contains(&(s, id)) && m.instances == 1 {
                 return Err(format!(
                     "message {id} came twice for subscription {s}, retained then live (a \
                      retained message racing a live publish)"

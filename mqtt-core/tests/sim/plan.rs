@@ -181,9 +181,10 @@ impl Sim {
         let missing = self.model.missing();
         if !missing.is_empty() {
             let shown: Vec<&String> = missing.iter().take(8).collect();
+            let occupancy: Vec<_> = self.shards.iter().map(|s| s.occupancy()).collect();
             return Err(format!(
                 "{} messages lost (QoS 1/2 never delivered to a subscriber whose session \
-                 outlived them), e.g. {shown:#?}",
+                 outlived them), e.g. {shown:#?}; shards: {occupancy:?}",
                 missing.len()
             ));
         }

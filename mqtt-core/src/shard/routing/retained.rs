@@ -431,7 +431,11 @@ impl Shard {
         if r.fetches_of.is_empty() {
             return Some(d);
         }
-        let of = r.fetches_of.get_mut(&sid)?;
+        // A session without a fetch of its own takes the delivery now, even while other
+        // sessions' fetches are in flight (found by the simulation, seed 8 on 3 shards).
+        let Some(of) = r.fetches_of.get_mut(&sid) else {
+            return Some(d);
+        };
         of.held.push_back(d);
         while of.held.len() > self.config.max_queued_messages {
             match of.held.iter().position(|h| h.qos == QoS::AtMostOnce) {
