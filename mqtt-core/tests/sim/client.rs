@@ -7,7 +7,7 @@ use core::num::{NonZeroU16, NonZeroU32};
 use bytes::Bytes;
 use mqtt_proto::{
     ByteString, Connect, ConnectProperties, ConnectReasonCode, DecodeOptions, Disconnect,
-    DisconnectReasonCode, Packet, ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec,
+    DisconnectReasonCode, LastWill, Packet, ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec,
     PubRel, Publish, QoS, QosPid, RetainHandling, SubAckReasonCode, Subscribe,
     SubscribeProperties, Subscription, SubscriptionOptions, Unsubscribe,
 };
@@ -95,8 +95,8 @@ impl Sim {
         if self.clients[c].connecting.is_some() {
             return Ok(());
         }
-        let clean = self.rng.chance(35);
-        let expiry = self.rng.pick(&[0, 0, 5, 60, 600]);
+        let clean = self.rng.chance(20);
+        let expiry = self.rng.pick(&[0, 5, 60, 600, 600]);
         let on = self.rng.below(self.n());
         self.connect(c, on, clean, expiry)
     }
@@ -113,6 +113,25 @@ impl Sim {
         }
         let conn = self.open(c, on, clean_start, expiry);
         self.counters.connects += 1;
+        let will = if self.rng.chance(20) {
+            let topic = self.rng.below(TOPICS.len());
+            let qos = random_qos(self);
+            let retain = self.rng.chance(15);
+            let msg = self.model.new_msg(topic, qos, retain, c);
+            self.model.msgs[msg as usize].will = true;
+            if let Some(k) = self.conns.get_mut(&conn) {
+                k.will = Some(msg);
+            }
+            Some(LastWill {
+                topic: ByteString::from(TOPICS[topic]),
+                payload: payload(msg, 0),
+                qos,
+                retain,
+                properties: Default::default(),
+            })
+        } else {
+            None
+        };
         let cl = &mut self.clients[c];
         cl.conn = Some(conn);
         cl.connecting = Some(conn);
@@ -138,7 +157,7 @@ impl Sim {
                 ..Default::default()
             },
             client_id: cl.id.clone(),
-            will: None,
+            will,
             username: None,
             password: None,
         };

@@ -40,8 +40,9 @@ fn steps() -> u64 {
     env("STEPS").unwrap_or(10_000)
 }
 
-fn shards() -> u16 {
-    env("SIM_SHARDS").map_or(1, |n| n.clamp(1, 64) as u16)
+/// `SIM_SHARDS=<n>`, else 1 to 4 shards by seed.
+fn shards(seed: u64) -> u16 {
+    env("SIM_SHARDS").map_or(1 + (seed % 4) as u16, |n| n.clamp(1, 64) as u16)
 }
 
 fn replay(seed: u64, steps: u64, shards: u16) -> String {
@@ -82,10 +83,10 @@ fn run_one(seed: u64, steps: u64, shards: u16) -> Result<Report, String> {
 /// Runs the seeds `base..base + count` that fall to `part`, and fails listing every failing
 /// seed.
 fn run_part(part: u64) {
-    let (steps, shards) = (steps(), shards());
+    let steps = steps();
     if let Some(seed) = env("SEED") {
         if part == 0 {
-            match run_one(seed, steps, shards) {
+            match run_one(seed, steps, shards(seed)) {
                 Ok(r) => println!("{r:#?}"),
                 Err(e) => panic!("{e}"),
             }
@@ -99,12 +100,12 @@ fn run_part(part: u64) {
     let mut done = 0;
     for seed in (base..base + count).filter(|s| s % PARTS == part) {
         done += 1;
-        if let Err(e) = run_one(seed, steps, shards) {
+        if let Err(e) = run_one(seed, steps, shards(seed)) {
             failures.push(e);
         }
     }
     println!(
-        "sim part {part}: {done} seeds x {steps} steps on {shards} shard(s) in {:?}",
+        "sim part {part}: {done} seeds x {steps} steps in {:?}",
         started.elapsed()
     );
     assert!(failures.is_empty(), "{} failing seeds:\n{}", failures.len(), failures.join("\n"));
@@ -152,7 +153,7 @@ fn sim_soak() {
     let Some(count) = env("SIM_SOAK") else {
         return;
     };
-    let (steps, shards) = (steps(), shards());
+    let steps = steps();
     let base = env("SIM_SEED_BASE").unwrap_or(1_000_000);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     let started = Instant::now();
@@ -163,7 +164,7 @@ fn sim_soak() {
                     let mut steps_run = 0;
                     let mut failures = Vec::new();
                     for seed in (base..base + count).filter(|x| x % threads == t) {
-                        match run_one(seed, steps, shards) {
+                        match run_one(seed, steps, shards(seed)) {
                             Ok(r) => steps_run += r.steps,
                             Err(e) => {
                                 eprintln!("{e}");
@@ -174,14 +175,13 @@ fn sim_soak() {
                     (steps_run, failures)
                 })
             })
-            .map(|h| h)
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let total: u64 = results.iter().map(|r| r.0).sum();
     let failures: Vec<String> = results.into_iter().flat_map(|r| r.1).collect();
     println!(
-        "sim soak: {count} seeds from {base}, {total} steps on {shards} shard(s), {} failing, in {:?}",
+        "sim soak: {count} seeds from {base}, {total} steps, {} failing, in {:?}",
         failures.len(),
         started.elapsed()
     );

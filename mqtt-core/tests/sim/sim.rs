@@ -70,6 +70,8 @@ pub struct Conn {
     pub clean_start: bool,
     pub expiry: u32,
     pub connack: Connack,
+    /// The message id of the will its CONNECT carried.
+    pub will: Option<u32>,
 }
 
 /// What the broker must hold for one client id, per the spec.

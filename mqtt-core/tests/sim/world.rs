@@ -29,6 +29,7 @@ impl Sim {
                 clean_start,
                 expiry,
                 connack: Connack::NotYet,
+                will: None,
             },
         );
         self.shards[on].handle_accept(ConnId(id), None, self.now);
@@ -190,6 +191,11 @@ impl Sim {
             }
         }
         let connack = k.connack;
+        if let (Some(will), false) = (k.will, connack == Connack::NotYet) {
+            // Published now if the close is abnormal (no will delay is used).
+            let tick = self.model.next_tick();
+            self.model.published(will, tick);
+        }
         let s = &mut self.sess[c];
         if s.bound == Some(conn) {
             s.bound = None;

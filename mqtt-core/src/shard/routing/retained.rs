@@ -4,8 +4,10 @@
 //!
 //! # Sequencing
 //! 1. SUBSCRIBE: the subscription goes into the local trie; from this instant, messages that
-//!    reach this shard are delivered to it live. A fetch record starts, noting the id of every
-//!    retained message delivered live that matches the filter.
+//!    reach this shard are matched to it. A fetch record starts, noting the id of every
+//!    retained message matching the filter that reaches the trie. While the session has a
+//!    fetch in flight, its live deliveries are held (bounded like its queue), so they follow
+//!    the retained messages: a retained value never arrives after a newer live one.
 //! 2. The SUBACK waits for the barrier (`sub_barrier.rs`); the fetch waits until every other
 //!    shard has answered the filter's announcement (`InterestAck`). Both hold only while the
 //!    filter is newly announced.
@@ -18,9 +20,9 @@
 //!    subscription live (noted in step 1), or it will: it was made by shard `p` after `p`
 //!    answered the announcement (so `p` forwarded it here) and has not arrived yet (`p`'s
 //!    messages arrive in the order `p` made them, so it has not if nothing of `p`'s that
-//!    late has arrived).
+//!    late has arrived). Then the held deliveries go out, in order.
 //!
-//! Unsubscribing (or the session ending) drops the fetch. With one shard the owner is this
+//! Unsubscribing (or the session ending) drops the fetch (and releases what it held). With one shard the owner is this
 //! shard and the retained messages are delivered at once, after the SUBACK.
 
 use std::collections::VecDeque;
