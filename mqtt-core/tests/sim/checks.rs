@@ -69,7 +69,10 @@ impl Sim {
             }
             // `$SYS` figures are retained messages of their own.
             if self.limits.sys_interval == 0 && s.retained_count() != 0 {
-                return Err(format!("shard {i} still holds {} retained", s.retained_count()));
+                return Err(format!(
+                    "shard {i} still holds {} retained",
+                    s.retained_count()
+                ));
             }
             for t in TOPICS {
                 let shards = s.interested_shards(t);
@@ -90,7 +93,10 @@ impl Sim {
                 Some(t) => self.limits.sys_interval > 0 && t.0 <= sys_at,
             };
             if !ok {
-                return Err(format!("shard {i} still has a timer at {timer:?} (now {:?})", self.now));
+                return Err(format!(
+                    "shard {i} still has a timer at {timer:?} (now {:?})",
+                    self.now
+                ));
             }
         }
         if let Some(l) = self.links.iter().position(|l| !l.is_empty()) {

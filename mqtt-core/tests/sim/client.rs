@@ -7,8 +7,8 @@ use core::num::{NonZeroU16, NonZeroU32};
 use bytes::Bytes;
 use mqtt_proto::{
     ByteString, Connect, ConnectProperties, ConnectReasonCode, DecodeOptions, Disconnect,
-    DisconnectReasonCode, LastWill, Packet, ProtocolVersion, PubAck, PubAckReasonCode, PubComp, PubRec,
-    PubRel, Publish, QoS, QosPid, RetainHandling, SubAckReasonCode, Subscribe,
+    DisconnectReasonCode, LastWill, Packet, ProtocolVersion, PubAck, PubAckReasonCode, PubComp,
+    PubRec, PubRel, Publish, QoS, QosPid, RetainHandling, SubAckReasonCode, Subscribe,
     SubscribeProperties, Subscription, SubscriptionOptions, Unsubscribe,
 };
 use smallvec::smallvec;
@@ -107,11 +107,23 @@ impl Sim {
         let keep_alive = self.rng.pick(&[0u16, 0, 20, 60]);
         let receive_max = self.rng.pick(&[u16::MAX, 2, 10]);
         let alias_max = self.rng.pick(&[0u16, 4]);
+        let mut doomed = Vec::new();
         if clean_start {
+            // Until the broker handles this CONNECT, the old session keeps its shared
+            // memberships: a group's message may go there and end with it.
+            for f in 0..FILTERS.len() {
+                if is_shared(f) && self.model.fstate[c][f] != FState::None {
+                    self.model.lingering[c][f] += 1;
+                    doomed.push(f);
+                }
+            }
             // The client discards its session state when it asks for a clean start.
             self.reset_session(c);
         }
         let conn = self.open(c, on, clean_start, expiry);
+        if let Some(k) = self.conns.get_mut(&conn) {
+            k.doomed = doomed;
+        }
         self.counters.connects += 1;
         let will = if self.rng.chance(20) {
             let topic = self.rng.below(TOPICS.len());
@@ -308,7 +320,10 @@ impl Sim {
                 },
             }],
         };
-        self.write(conn, vec![(Packet::Subscribe(s), Some(Mark::Subscribe { sub }))])
+        self.write(
+            conn,
+            vec![(Packet::Subscribe(s), Some(Mark::Subscribe { sub }))],
+        )
     }
 
     fn unsubscribe(&mut self, c: usize) -> Step {
@@ -335,7 +350,10 @@ impl Sim {
         };
         self.write(
             conn,
-            vec![(Packet::Unsubscribe(u), Some(Mark::Unsubscribe { filter: f }))],
+            vec![(
+                Packet::Unsubscribe(u),
+                Some(Mark::Unsubscribe { filter: f }),
+            )],
         )
     }
 
@@ -412,7 +430,13 @@ impl Sim {
         Ok(())
     }
 
-    fn on_packet(&mut self, c: usize, p: Packet, replies: &mut Replies, acked: &mut Vec<u16>) -> Step {
+    fn on_packet(
+        &mut self,
+        c: usize,
+        p: Packet,
+        replies: &mut Replies,
+        acked: &mut Vec<u16>,
+    ) -> Step {
         match p {
             Packet::ConnAck(a) => {
                 let Some(conn) = self.clients[c].conn else {
@@ -466,7 +490,10 @@ impl Sim {
                                     payload(o.msg, o.payload_len)
                                 },
                             };
-                            let mark = (!deletion).then_some(Mark::Publish { msg: o.msg, sent_at });
+                            let mark = (!deletion).then_some(Mark::Publish {
+                                msg: o.msg,
+                                sent_at,
+                            });
                             replies.push((Packet::Publish(publish), mark));
                         }
                     }
@@ -531,7 +558,9 @@ impl Sim {
                     .find(|q| code == Some(SubAckReasonCode::granted(*q)));
                 let asked = self.model.subs[sub as usize - 1].qos;
                 if granted != Some(asked) {
-                    return Err(format!("client {c}: SUBACK {code:?} for a QoS {asked:?} ask"));
+                    return Err(format!(
+                        "client {c}: SUBACK {code:?} for a QoS {asked:?} ask"
+                    ));
                 }
                 self.model.suback(c, sub, granted);
                 Ok(())
@@ -565,7 +594,13 @@ impl Sim {
         Ok(())
     }
 
-    fn on_publish(&mut self, c: usize, p: Publish, replies: &mut Replies, acked: &mut Vec<u16>) -> Step {
+    fn on_publish(
+        &mut self,
+        c: usize,
+        p: Publish,
+        replies: &mut Replies,
+        acked: &mut Vec<u16>,
+    ) -> Step {
         if self.clients[c].phase != Phase::Connected {
             return Err(format!("client {c}: PUBLISH before CONNACK"));
         }

@@ -9,6 +9,9 @@
 //! - `SIM_SOAK=<seeds> cargo test --release -p mqtt-core --test sim sim_soak`: a long soak
 //!   on every core.
 #![allow(
+    // The harness times itself and runs the soak on threads; the core it drives is sans-IO.
+    clippy::disallowed_types,
+    clippy::disallowed_methods,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
@@ -108,7 +111,12 @@ fn run_part(part: u64) {
         "sim part {part}: {done} seeds x {steps} steps in {:?}",
         started.elapsed()
     );
-    assert!(failures.is_empty(), "{} failing seeds:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing seeds:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -185,5 +193,10 @@ fn sim_soak() {
         failures.len(),
         started.elapsed()
     );
-    assert!(failures.is_empty(), "{} failing seeds:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing seeds:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -99,7 +99,11 @@ pub enum FState {
     /// SUBSCRIBE sent, SUBACK not read yet.
     Pending(u32),
     /// SUBACK read at tick `at`.
-    Confirmed { sub: u32, at: u64, granted: QoS },
+    Confirmed {
+        sub: u32,
+        at: u64,
+        granted: QoS,
+    },
     /// The connection died before the SUBACK: it may or may not exist.
     Maybe(u32),
 }
@@ -373,7 +377,9 @@ impl Model {
             return Err(format!("message {id} was never published"));
         };
         if m.instances == 0 {
-            return Err(format!("message {id} delivered before the broker consumed it"));
+            return Err(format!(
+                "message {id} delivered before the broker consumed it"
+            ));
         }
         if TOPICS[m.topic] != topic {
             return Err(format!(
@@ -382,10 +388,15 @@ impl Model {
             ));
         }
         if qos > m.qos {
-            return Err(format!("message {id} published at {:?} arrived at {qos:?}", m.qos));
+            return Err(format!(
+                "message {id} published at {:?} arrived at {qos:?}",
+                m.qos
+            ));
         }
         if sub_ids.is_empty() {
-            return Err(format!("message {id} arrived without a subscription identifier"));
+            return Err(format!(
+                "message {id} arrived without a subscription identifier"
+            ));
         }
         let mut shared = None;
         let mut plain = 0;
@@ -395,7 +406,10 @@ impl Model {
                 return Err(format!("message {id} carries unknown subscription id {s}"));
             };
             if sub.client != client {
-                return Err(format!("message {id} carries sub id {s} of client {}", sub.client));
+                return Err(format!(
+                    "message {id} carries sub id {s} of client {}",
+                    sub.client
+                ));
             }
             if sub.epoch != epoch {
                 return Err(format!(
@@ -407,15 +421,16 @@ impl Model {
                 return Err(format!("message {id} ({topic}) for non-matching sub {s}"));
             }
             if sub.processed_at == 0 {
-                return Err(format!("message {id} for sub {s} the broker never consumed"));
+                return Err(format!(
+                    "message {id} for sub {s} the broker never consumed"
+                ));
             }
             // A message is matched where its subscriber lives: on the publisher's shard at
             // once, on another shard when the forwarded copy arrives there, which may be
             // after a later SUBSCRIBE (the subscriber cannot tell the difference). A shared
             // group's message may travel from shard to shard looking for a member that can
             // take it, so it may find one that joined meanwhile.
-            let local =
-                self.homes[client] == self.homes[m.publisher] && !is_shared(sub.filter);
+            let local = self.homes[client] == self.homes[m.publisher] && !is_shared(sub.filter);
             if !retain && local && sub.processed_at > m.proc_last {
                 return Err(format!(
                     "message {id} (published tick {}) for sub {s} made later (tick {})",
@@ -425,7 +440,9 @@ impl Model {
             all_no_local &= sub.no_local;
             if is_shared(sub.filter) {
                 if shared.replace(sub.filter).is_some() {
-                    return Err(format!("message {id}: one copy for two shared subscriptions"));
+                    return Err(format!(
+                        "message {id}: one copy for two shared subscriptions"
+                    ));
                 }
             } else {
                 plain += 1;
@@ -437,14 +454,20 @@ impl Model {
         if retain {
             self.stats.retained_deliveries += 1;
             if !m.retain {
-                return Err(format!("message {id} not published retained arrived RETAIN 1"));
+                return Err(format!(
+                    "message {id} not published retained arrived RETAIN 1"
+                ));
             }
             if shared.is_some() {
-                return Err(format!("retained message {id} sent for a shared subscription"));
+                return Err(format!(
+                    "retained message {id} sent for a shared subscription"
+                ));
             }
             for &s in sub_ids {
                 if self.subs[s as usize - 1].retain_handling == 2 {
-                    return Err(format!("retained message {id} sent despite Retain Handling 2"));
+                    return Err(format!(
+                        "retained message {id} sent despite Retain Handling 2"
+                    ));
                 }
                 // A QoS 1 message its publisher re-sent was routed twice: one copy may be
                 // the retained one and the other live.
@@ -456,7 +479,9 @@ impl Model {
                 }
                 // A QoS 1 retained message may come again (re-sent after a reconnect).
                 if !self.retained_via.insert((s, id)) && qos != QoS::AtLeastOnce {
-                    return Err(format!("retained message {id} came twice for sub {s} at {qos:?}"));
+                    return Err(format!(
+                        "retained message {id} came twice for sub {s} at {qos:?}"
+                    ));
                 }
             }
             return Ok(());
@@ -472,7 +497,9 @@ impl Model {
             self.live_via.insert((s, id));
         }
         if plain > 0 && all_no_local && client == m.publisher {
-            return Err(format!("message {id} came back to its publisher despite No Local"));
+            return Err(format!(
+                "message {id} came back to its publisher despite No Local"
+            ));
         }
         let (publisher, t, proc_first, instances, mqos) =
             (m.publisher, m.topic, m.proc_first, m.instances, m.qos);

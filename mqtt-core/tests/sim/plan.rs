@@ -2,7 +2,9 @@
 //! back and reads everything, retained messages are cleared, everyone leaves, every session
 //! expires) with the completeness and leak checks.
 
-use mqtt_proto::{ByteString, Bytes, Disconnect, DisconnectReasonCode, Packet, Publish, QoS, QosPid};
+use mqtt_proto::{
+    ByteString, Bytes, Disconnect, DisconnectReasonCode, Packet, Publish, QoS, QosPid,
+};
 
 use crate::model::TOPICS;
 use crate::sim::{Counters, Options, Out, Phase, Sim};
@@ -13,6 +15,8 @@ const FINAL_EXPIRY: u32 = 600;
 /// Rounds the end of a run may take to go quiet.
 const SETTLE_ROUNDS: usize = 20_000;
 
+/// What a run did (printed on a `SEED=` replay).
+#[allow(dead_code)] // Read through `Debug`.
 #[derive(Debug)]
 pub struct Report {
     pub seed: u64,
@@ -27,6 +31,10 @@ pub struct Report {
     pub retained_deliveries: u64,
     pub obligations: u64,
     pub cancelled: u64,
+    /// The broker's own counts, summed over its shards.
+    pub takeovers: u64,
+    pub dropped: u64,
+    pub peer_dropped: u64,
 }
 
 #[derive(Debug)]
@@ -52,6 +60,9 @@ pub fn run(opts: Options) -> Result<Report, Failure> {
             retained_deliveries: sim.model.stats.retained_deliveries,
             obligations: sim.model.stats.obligations,
             cancelled: sim.model.stats.cancelled,
+            takeovers: sim.shards.iter().map(|s| s.stats().takeovers).sum(),
+            dropped: sim.shards.iter().map(|s| s.stats().dropped).sum(),
+            peer_dropped: sim.shards.iter().map(|s| s.stats().peer_dropped).sum(),
         }),
         Err(message) => Err(Failure {
             step: sim.step,
@@ -153,7 +164,9 @@ impl Sim {
                 return Ok(());
             }
         }
-        Err(format!("the broker did not go quiet in {SETTLE_ROUNDS} rounds"))
+        Err(format!(
+            "the broker did not go quiet in {SETTLE_ROUNDS} rounds"
+        ))
     }
 
     pub fn finish(&mut self) -> Step {

@@ -24,7 +24,6 @@ pub struct Limits {
     /// Small queues and buffers: the broker may drop (QoS 0 always, QoS 1/2 on queue
     /// overflow), so completeness is not checked; everything else is.
     pub tight: bool,
-    pub clients: usize,
     pub sys_interval: u64,
     /// Batches a link between two shards carries at once before the sender's outbox waits.
     pub link_capacity: usize,
@@ -72,6 +71,9 @@ pub struct Conn {
     pub connack: Connack,
     /// The message id of the will its CONNECT carried.
     pub will: Option<u32>,
+    /// Shared filters of the session a Clean Start 1 CONNECT discards: until the broker
+    /// handles it, that session is still a member.
+    pub doomed: Vec<usize>,
 }
 
 /// What the broker must hold for one client id, per the spec.
@@ -193,7 +195,6 @@ impl Client {
 #[derive(Debug, Default, Clone)]
 pub struct Counters {
     pub connects: u64,
-    pub takeovers: u64,
     pub handovers: u64,
     pub peer_batches: u64,
     pub resumes: u64,
@@ -259,7 +260,6 @@ impl Sim {
         Self {
             limits: Limits {
                 tight,
-                clients,
                 sys_interval,
                 link_capacity,
             },

@@ -30,6 +30,7 @@ impl Sim {
                 expiry,
                 connack: Connack::NotYet,
                 will: None,
+                doomed: Vec::new(),
             },
         );
         self.shards[on].handle_accept(ConnId(id), None, self.now);
@@ -48,7 +49,10 @@ impl Sim {
         let mut buf = BytesMut::new();
         for (p, mark) in packets {
             if self.trace {
-                eprintln!("[{} t={}] c{} conn {conn} -> {p:?}", self.step, self.now.0, k.client);
+                eprintln!(
+                    "[{} t={}] c{} conn {conn} -> {p:?}",
+                    self.step, self.now.0, k.client
+                );
             }
             buf.clear();
             p.encode(ProtocolVersion::V5, &mut buf)
@@ -127,7 +131,10 @@ impl Sim {
                         return Err(format!("handover of unknown connection {}", conn.0));
                     };
                     if k.shard != i {
-                        return Err(format!("shard {i} handed over conn {} it did not own", conn.0));
+                        return Err(format!(
+                            "shard {i} handed over conn {} it did not own",
+                            conn.0
+                        ));
                     }
                     k.transit = true;
                     k.shard = to;
@@ -163,6 +170,9 @@ impl Sim {
         let Some(k) = self.conns.get_mut(&conn) else {
             return;
         };
+        for f in core::mem::take(&mut k.doomed) {
+            self.model.unsubscribe_done(k.client, f);
+        }
         let s = &mut self.sess[k.client];
         let predicted = !k.clean_start && s.alive(self.now);
         s.exists = true;
@@ -184,6 +194,9 @@ impl Sim {
         };
         k.closing = true;
         let c = k.client;
+        for f in core::mem::take(&mut k.doomed) {
+            self.model.unsubscribe_done(c, f);
+        }
         // Unconsumed packets are lost with the socket.
         for (_, mark) in core::mem::take(&mut k.marks) {
             if let Mark::Unsubscribe { filter } = mark {
@@ -228,7 +241,11 @@ impl Sim {
         let opts = DecodeOptions::client(ProtocolVersion::V5);
         let ack = match Packet::decode(&mut buf, &opts) {
             Ok(Some(Packet::ConnAck(a))) => a,
-            other => return Err(format!("conn {conn}: expected a CONNACK first, got {other:?}")),
+            other => {
+                return Err(format!(
+                    "conn {conn}: expected a CONNACK first, got {other:?}"
+                ))
+            }
         };
         let Some(k) = self.conns.get_mut(&conn) else {
             return Ok(());
