@@ -13,7 +13,6 @@ use mqtt_proto::Packet;
 
 use super::{ConnState, Connection, Output, Shard};
 use crate::ids::{shard_for, ConnId, ShardId};
-use crate::timer::Timer;
 
 /// With several shards, a copy of the CONNECT frame at the start of `buf` while `c` awaits it
 /// and the whole frame is buffered: the bytes a handover carries. One copy per connection, at
@@ -56,15 +55,7 @@ impl Shard {
         let Some(c) = self.conns.remove(&conn) else {
             return false;
         };
-        for (at, t) in [
-            (c.connect_deadline, Timer::ConnectTimeout(conn)),
-            (c.keep_alive_timer, Timer::KeepAlive(conn)),
-            (c.send_timer, Timer::SendTimeout(conn)),
-        ] {
-            if let Some(at) = at {
-                self.timers.cancel(at, t);
-            }
-        }
+        self.cancel_conn_timers(conn, &c);
         let mut buffered = BytesMut::with_capacity(frame.len() + buf.len());
         buffered.extend_from_slice(&frame);
         buffered.extend_from_slice(buf);

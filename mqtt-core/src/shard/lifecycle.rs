@@ -16,12 +16,8 @@ impl Shard {
         self.subs.node_count() + self.shared.node_count()
     }
 
-    /// Forgets a connection and tells the runtime to close it (after writing what is left).
-    /// `abnormal` closes publish the will (per its delay).
-    pub(crate) fn drop_connection(&mut self, conn: ConnId, abnormal: bool, now: Timestamp) {
-        let Some(mut c) = self.conns.remove(&conn) else {
-            return;
-        };
+    /// Cancels every timer a connection armed (it is being forgotten or handed over).
+    pub(crate) fn cancel_conn_timers(&mut self, conn: ConnId, c: &super::Connection) {
         for (at, t) in [
             (c.connect_deadline, Timer::ConnectTimeout(conn)),
             (c.keep_alive_timer, Timer::KeepAlive(conn)),
@@ -31,6 +27,15 @@ impl Shard {
                 self.timers.cancel(at, t);
             }
         }
+    }
+
+    /// Forgets a connection and tells the runtime to close it (after writing what is left).
+    /// `abnormal` closes publish the will (per its delay).
+    pub(crate) fn drop_connection(&mut self, conn: ConnId, abnormal: bool, now: Timestamp) {
+        let Some(mut c) = self.conns.remove(&conn) else {
+            return;
+        };
+        self.cancel_conn_timers(conn, &c);
         self.forget_subacks(conn);
         let last = c.tx.split().freeze();
         self.stats.bytes_sent += last.len() as u64;
