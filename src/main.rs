@@ -14,8 +14,9 @@ fn main() -> std::process::ExitCode {
         Some("decode") => decode(args.get(1..).unwrap_or_default()),
         _ => {
             println!(
-                "ringmq {}: the MQTT codec (mqtt-proto) is complete; the broker runtime is not \
-                 built yet, so there is nothing to serve.\n\nusage:\n  ringmq decode [--v3|--v311] \
+                "ringmq {}: the MQTT codec (mqtt-proto) and the broker logic (mqtt-core) are \
+                 complete; the runtimes that serve sockets are not built yet, so there is \
+                 nothing to serve.\n\nusage:\n  ringmq decode [--v3|--v311] \
                  HEX...   decode client-to-server packets and print them",
                 env!("CARGO_PKG_VERSION")
             );

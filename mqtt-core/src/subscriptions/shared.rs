@@ -226,7 +226,8 @@ impl<K: Copy + Eq, V> Default for SharedSubscriptions<K, V> {
     }
 }
 
-fn index_key(group: &str, filter: &str) -> String {
+/// The `"{group}/{filter}"` key of a shared group (a group name has no `/`).
+pub(crate) fn index_key(group: &str, filter: &str) -> String {
     let mut key = String::with_capacity(group.len() + 1 + filter.len());
     key.push_str(group);
     key.push('/');

@@ -6,7 +6,7 @@ use bytestring::ByteString;
 use smallvec::SmallVec;
 
 use crate::ids::ShardId;
-use crate::subscriptions::shared::{mix, scale, stable_hash};
+use crate::subscriptions::shared::{index_key, mix, scale, stable_hash};
 use crate::subscriptions::{FilterTrie, ShareStrategy};
 
 /// Where a message for a group goes first: a shard, and (for the strategies that name one
@@ -202,14 +202,6 @@ pub(crate) struct ShareView {
     /// `"{group}/{filter}"` → id. A group name has no `/`, so the key is unambiguous.
     index: AHashMap<Box<str>, u64>,
     next_id: u64,
-}
-
-fn index_key(group: &str, filter: &str) -> String {
-    let mut key = String::with_capacity(group.len() + 1 + filter.len());
-    key.push_str(group);
-    key.push('/');
-    key.push_str(filter);
-    key
 }
 
 impl ShareView {
