@@ -2,7 +2,7 @@
 //! (`shared/bad-inputs.md`), and every one is configurable.
 
 use bytestring::ByteString;
-use mqtt_proto::{ControlChars, QoS};
+use mqtt_proto::{ControlChars, QoS, SubAckReasonCode};
 
 use crate::retained::RetainedLimits;
 use crate::subscriptions::ShareStrategy;
@@ -86,6 +86,10 @@ pub struct Config {
     /// go in while the shard stops reading PUBLISH packets from its clients until the queue
     /// drains.
     pub max_peer_queue: usize,
+    /// SUBACK reason code for a subscription the ACL refuses: 0x87 Not authorized by default;
+    /// deployments that do not reveal authorization decisions use 0x80 Unspecified error.
+    /// (v3.1.1 has only 0x80 Failure.)
+    pub subscribe_denied_reason: SubAckReasonCode,
 }
 
 impl Default for Config {
@@ -123,6 +127,7 @@ impl Default for Config {
             sys_interval: 10,
             max_user_properties: mqtt_proto::DEFAULT_MAX_USER_PROPERTIES,
             max_peer_queue: 10_000,
+            subscribe_denied_reason: SubAckReasonCode::NotAuthorized,
         }
     }
 }

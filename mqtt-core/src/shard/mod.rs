@@ -20,6 +20,7 @@ mod peer;
 mod publish;
 mod routing;
 mod shared_cluster;
+mod shutdown;
 mod sub_barrier;
 mod subscribe;
 mod sys;
@@ -151,6 +152,8 @@ pub struct Shard {
     pub(crate) sub_barrier: SubBarrier,
     /// The interest map, message ids and retained messages across shards (`routing/`).
     pub(crate) routing: Routing,
+    /// Set by [`Shard::shutdown_wills`]: new connections are closed at once.
+    pub(crate) shutting_down: bool,
 }
 
 impl Shard {
@@ -187,6 +190,7 @@ impl Shard {
             share_view: ShareView::default(),
             sub_barrier: SubBarrier::default(),
             routing: Routing::new(count.max(1)),
+            shutting_down: false,
         }
     }
 
@@ -221,7 +225,15 @@ impl Shard {
     }
 
     /// A new connection was accepted.
+    /// During shutdown it is closed at once.
     pub fn handle_accept(&mut self, conn: ConnId, peer: Option<SocketAddr>, now: Timestamp) {
+        if self.shutting_down {
+            self.push_output(Output::Close {
+                conn,
+                last: Bytes::new(),
+            });
+            return;
+        }
         self.start(now);
         let decode = DecodeOptions {
             version: ProtocolVersion::V5,

@@ -132,7 +132,8 @@ impl Shard {
             qos: sub.options.qos,
         };
         if !self.acl.check(&s.client, action) {
-            return Err(SubAckReasonCode::NotAuthorized);
+            // 0x87 by default; some deployments hide the refusal as 0x80.
+            return Err(cfg.subscribe_denied_reason);
         }
         let existed = s.subscriptions.contains_key(&sub.filter);
         // A replacement does not count against the limit (bad-inputs row 25).
