@@ -53,10 +53,16 @@ fn shutdown_publishes_every_will_then_disconnects_v5_with_0x8b() {
     );
     let (a, _, _) = h.connect_full(a);
     // Connected, delayed will: the session ends with the broker, so it goes now.
-    let b = with_will(connect_v5("b", true, Some(600)), will_delayed("will/b", b"b", 300));
+    let b = with_will(
+        connect_v5("b", true, Some(600)),
+        will_delayed("will/b", b"b", 300),
+    );
     let (_b, _, _) = h.connect_full(b);
     // Gone, waiting out its delay.
-    let c = with_will(connect_v5("c", true, Some(600)), will_delayed("will/c", b"c", 300));
+    let c = with_will(
+        connect_v5("c", true, Some(600)),
+        will_delayed("will/c", b"c", 300),
+    );
     let (c, _, _) = h.connect_full(c);
     h.drop_conn(c);
     // A 3.1.1 client without a will.
@@ -81,7 +87,11 @@ fn shutdown_publishes_every_will_then_disconnects_v5_with_0x8b() {
         Some(DisconnectReasonCode::ServerShuttingDown)
     );
     assert_eq!(will_payloads(&wp), Vec::<String>::new(), "no will twice");
-    assert_eq!(disconnect_code(&h.recv(old)), None, "3.1.1 has no DISCONNECT");
+    assert_eq!(
+        disconnect_code(&h.recv(old)),
+        None,
+        "3.1.1 has no DISCONNECT"
+    );
     assert_eq!(h.shard.connection_count(), 0);
 }
 

@@ -111,7 +111,12 @@ impl Shard {
 
     /// Publishes a will message as if its client had published it, so it passes the same
     /// checks: no `$SYS` topic and the publish ACL, asked now rather than at CONNECT.
-    pub(super) fn publish_will(&mut self, client: &crate::auth::ClientInfo, w: LastWill, now: Timestamp) {
+    pub(super) fn publish_will(
+        &mut self,
+        client: &crate::auth::ClientInfo,
+        w: LastWill,
+        now: Timestamp,
+    ) {
         let action = crate::auth::Action::Publish {
             topic: &w.topic,
             qos: w.qos,
