@@ -1,71 +1,99 @@
-//! `ringmq`: the broker binary. The runtime arrives with the runtime issues; for now the binary
-//! reports what exists and decodes hex-encoded MQTT packets for inspection.
+//! `ringmq`: the broker binary. Without a subcommand it runs the broker on the glommio
+//! runtime; `decode` prints hex-encoded packets and `hash-password` makes password hashes for
+//! `[[auth.users]]`.
 
-use bytes::BytesMut;
-use mqtt_proto::{DecodeOptions, Packet, ProtocolVersion};
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--version") | Some("-V") => {
-            println!("ringmq {}", env!("CARGO_PKG_VERSION"));
-            std::process::ExitCode::SUCCESS
-        }
-        Some("decode") => decode(args.get(1..).unwrap_or_default()),
-        _ => {
-            println!(
-                "ringmq {}: the MQTT codec (mqtt-proto) and the broker logic (mqtt-core) are \
-                 complete; the runtimes that serve sockets are not built yet, so there is \
-                 nothing to serve.\n\nusage:\n  ringmq decode [--v3|--v311] \
-                 HEX...   decode client-to-server packets and print them",
-                env!("CARGO_PKG_VERSION")
-            );
-            std::process::ExitCode::SUCCESS
-        }
+use clap::{Parser, Subcommand};
+
+mod decode;
+mod serve;
+
+/// A thread-per-core MQTT 5.0 / 3.1.1 / 3.1 broker.
+#[derive(Debug, Parser)]
+#[command(name = "ringmq", version, about)]
+struct Cli {
+    /// TOML configuration file (every key is described in ringmq.example.toml).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Listen on ADDR (IP:PORT); repeatable. Replaces the file's listeners.
+    #[arg(long, value_name = "ADDR")]
+    listen: Vec<SocketAddr>,
+    /// Number of shards (0: one per core). Overrides the file's `shards`.
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter such as
+    /// `info,runtime_glommio=debug`). Default: `RUST_LOG` if set, else info.
+    #[arg(long, value_name = "LEVEL")]
+    log: Option<String>,
+    /// Let clients without a user name connect, whatever the listeners.
+    #[arg(long)]
+    allow_anonymous: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode client-to-server packets given in hex and print them.
+    Decode {
+        /// `--v3` or `--v311` to pick the protocol version (default 5), then hex strings.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "HEX"
+        )]
+        args: Vec<String>,
+    },
+    /// Read a password from standard input and print its Argon2id hash (a PHC string) for
+    /// `password_hash` in [[auth.users]].
+    HashPassword,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Decode { args }) => decode::run(&args),
+        Some(Command::HashPassword) => hash_password(),
+        None => serve::run(serve::Options {
+            config: cli.config,
+            listen: cli.listen,
+            shards: cli.shards,
+            log: cli.log,
+            allow_anonymous: cli.allow_anonymous,
+        }),
     }
 }
 
-fn decode(args: &[String]) -> std::process::ExitCode {
-    let mut opts = DecodeOptions::server(ProtocolVersion::V5);
-    opts.topic_alias_maximum = u16::MAX;
-    let mut buf = BytesMut::new();
-    for a in args {
-        match a.as_str() {
-            "--v3" => opts.version = ProtocolVersion::V3_1,
-            "--v311" => opts.version = ProtocolVersion::V3_1_1,
-            hex => match parse_hex(hex) {
-                Some(b) => buf.extend_from_slice(&b),
-                None => {
-                    eprintln!("not hex: {hex}");
-                    return std::process::ExitCode::from(2);
-                }
-            },
+/// `ringmq hash-password`: one password from stdin (its first line, without the line end).
+fn hash_password() -> ExitCode {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password (shown as typed): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = Vec::new();
+    if let Err(e) = stdin.lock().read_until(b'\n', &mut line) {
+        eprintln!("ringmq: cannot read standard input: {e}");
+        return ExitCode::FAILURE;
+    }
+    let line = line.strip_suffix(b"\n").unwrap_or(&line);
+    let password = line.strip_suffix(b"\r").unwrap_or(line);
+    if password.is_empty() {
+        eprintln!("ringmq: empty password");
+        return ExitCode::from(2);
+    }
+    match ringmq_config::hash_password(password) {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ringmq: {e}");
+            ExitCode::FAILURE
         }
     }
-    loop {
-        match Packet::decode(&mut buf, &opts) {
-            Ok(Some(p)) => println!("{p:#?}"),
-            Ok(None) => {
-                if !buf.is_empty() {
-                    println!("incomplete: {} bytes buffered", buf.len());
-                }
-                return std::process::ExitCode::SUCCESS;
-            }
-            Err(e) => {
-                println!("error: {e} (reason code {:#04x})", e.reason_code().0);
-                return std::process::ExitCode::from(1);
-            }
-        }
-    }
-}
-
-fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
 }

@@ -50,6 +50,7 @@ pub mod retained;
 
 pub(crate) mod alias;
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod ids;
 pub(crate) mod session;
@@ -60,6 +61,7 @@ mod timer;
 pub use auth::{
     Acl, Action, AllowAll, AuthDecision, AuthRequest, AuthStep, Authenticator, ClientInfo, DenyAll,
 };
+pub use client::{Client, ClientOptions};
 pub use config::Config;
 pub use ids::{shard_for, ConnId, SessionId, ShardId};
 pub use shard::{Output, Shard, ShardMsg};

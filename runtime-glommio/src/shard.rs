@@ -1,0 +1,522 @@
+//! One shard's executor: the [`ShardCtx`] its tasks share, the output dispatch, the timer
+//! task, the accept loops, and the executor's main future (startup, then graceful shutdown).
+
+use core::net::SocketAddr;
+use core::time::Duration;
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use ahash::AHashMap;
+use bytes::BytesMut;
+use futures_lite::AsyncReadExt;
+use glommio::net::TcpStream;
+use mqtt_core::{AuthDecision, ConnId, Output, Shard, ShardId, ShardMsg, Timestamp};
+use mqtt_proto::ConnectReasonCode;
+use ringmq_config::BrokerConfig;
+use tracing::{debug, info, warn};
+
+use crate::conn::{Conn, ConnCtl, ConnTask, End};
+use crate::link::{self, Handover, LinkEnds, LinkOut};
+use crate::sync::{self, Latch, Notify};
+use crate::SharedCounters;
+
+/// Size of the per-executor read buffer every connection reads into.
+const SCRATCH_SIZE: usize = 64 * 1024;
+
+/// How long aborted connection tasks get to drop their sockets at the end of a shutdown.
+const ABORT_GRACE: Duration = Duration::from_millis(100);
+
+/// Backlog of each listening socket.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Pause after a failed `accept` (e.g. out of descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+/// The broker's clock: milliseconds since the broker started, from one monotonic origin shared
+/// by every shard.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    origin: Instant,
+}
+
+impl Clock {
+    pub(crate) fn new(origin: Instant) -> Self {
+        Self { origin }
+    }
+
+    /// Now, as the shards see it.
+    pub(crate) fn now(&self) -> Timestamp {
+        Timestamp(u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// The instant a timestamp stands for.
+    fn instant(&self, t: Timestamp) -> Instant {
+        self.origin + Duration::from_millis(t.0)
+    }
+}
+
+/// What a shard's thread reports to [`crate::Broker::start`].
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// Every listener is bound; the real addresses, in configuration order.
+    Bound(Vec<SocketAddr>),
+    /// Links are connected and the shard accepts connections.
+    Ready,
+    /// The shard could not start.
+    Failed(io::Error),
+}
+
+/// Everything a shard's thread needs to start.
+#[derive(Debug)]
+pub(crate) struct ShardSpec {
+    pub(crate) index: u16,
+    pub(crate) count: u16,
+    pub(crate) config: BrokerConfig,
+    /// Addresses to bind (for shards after the first, with the first shard's real ports).
+    pub(crate) addrs: Vec<SocketAddr>,
+    pub(crate) links: LinkEnds,
+    pub(crate) control: std::os::unix::net::UnixStream,
+    pub(crate) clock: Clock,
+    pub(crate) report: mpsc::Sender<Report>,
+    pub(crate) counters: Arc<SharedCounters>,
+}
+
+/// State shared by the tasks of one shard (all on one thread).
+#[derive(Debug)]
+pub(crate) struct ShardCtx {
+    pub(crate) id: ShardId,
+    /// The state machine. Borrowed only inside synchronous code, never across an await.
+    shard: RefCell<Shard>,
+    clock: Clock,
+    /// The live connections, by id.
+    conns: RefCell<AHashMap<ConnId, Rc<ConnCtl>>>,
+    next_conn: Cell<u64>,
+    /// Index = destination shard; `None` for this shard.
+    links: Vec<Option<Rc<LinkOut>>>,
+    /// The deadline the timer task sleeps until, and its wake-up to re-arm.
+    timer_at: Cell<Option<Timestamp>>,
+    timer_wake: Notify,
+    /// The per-executor read buffer (borrowed only within one poll).
+    pub(crate) scratch: RefCell<Vec<u8>>,
+    /// Stop reading a connection whose unconsumed input exceeds this.
+    pub(crate) max_rx: usize,
+    /// Set when shutdown begins: the accept loops stop.
+    stop: Latch,
+    /// When shutdown must be over (flushing included).
+    deadline: Cell<Option<Instant>>,
+    /// Connection tasks still running (closing ones included), and the wake-up at zero.
+    live: Cell<usize>,
+    idle: Notify,
+    /// Peers whose "wills done" marker has arrived.
+    wills_from: Cell<usize>,
+    wills_wake: Notify,
+    pub(crate) counters: Arc<SharedCounters>,
+}
+
+impl ShardCtx {
+    fn new(spec: &ShardSpec) -> Self {
+        let config = &spec.config;
+        let mut shard = Shard::with_shards(config.core.clone(), ShardId(spec.index), spec.count);
+        shard.set_authenticator(config.authenticator());
+        shard.set_acl(config.acl());
+        let links = (0..spec.count)
+            .map(|i| (i != spec.index).then(|| Rc::new(LinkOut::default())))
+            .collect();
+        Self {
+            id: ShardId(spec.index),
+            shard: RefCell::new(shard),
+            clock: spec.clock,
+            conns: RefCell::new(AHashMap::new()),
+            next_conn: Cell::new(0),
+            links,
+            timer_at: Cell::new(None),
+            timer_wake: Notify::default(),
+            scratch: RefCell::new(vec![0; SCRATCH_SIZE]),
+            max_rx: usize::try_from(config.core.max_packet_size).unwrap_or(usize::MAX),
+            stop: Latch::default(),
+            deadline: Cell::new(None),
+            live: Cell::new(0),
+            idle: Notify::default(),
+            wills_from: Cell::new(0),
+            wills_wake: Notify::default(),
+            counters: spec.counters.clone(),
+        }
+    }
+
+    /// Now, on the broker's clock.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Whether shutdown has begun.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.is_set()
+    }
+
+    /// When shutdown must be over, if it has begun.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline.get()
+    }
+
+    /// Runs `f` on the shard, then dispatches its outputs.
+    pub(crate) fn with_shard<T>(&self, f: impl FnOnce(&mut Shard, Timestamp) -> T) -> T {
+        let now = self.now();
+        let out = f(&mut self.shard.borrow_mut(), now);
+        self.dispatch();
+        out
+    }
+
+    /// Drains `poll_output` and acts on each output; then re-arms the timer if the shard's
+    /// next deadline moved earlier.
+    pub(crate) fn dispatch(&self) {
+        loop {
+            let out = self.shard.borrow_mut().poll_output();
+            let Some(out) = out else { break };
+            match out {
+                Output::Transmit(c) => self.signal(c, |ctl| ctl.tx_ready.set(true)),
+                Output::ResumeRead(c) => self.signal(c, |ctl| ctl.resume.set(true)),
+                Output::Close { conn, last } => {
+                    self.signal(conn, |ctl| ctl.end.set(Some(End::Close(last))));
+                }
+                Output::Handover { conn, to, buffered } => {
+                    self.signal(conn, |ctl| ctl.end.set(Some(End::Handover(to, buffered))));
+                }
+                Output::PeerReady(to) => match self.link(to) {
+                    Some(l) => l.wake.notify(),
+                    None => warn!(shard = self.id.0, to = to.0, "output for an unknown shard"),
+                },
+                Output::Auth(req) => {
+                    // The configured authenticators answer at once; an asynchronous
+                    // authentication hook does not exist yet, so a deferred request is refused.
+                    warn!(
+                        shard = self.id.0,
+                        client = %req.client_id,
+                        "deferred authentication is not supported by this runtime: refused"
+                    );
+                    let now = self.now();
+                    self.shard.borrow_mut().handle_auth(
+                        req.conn,
+                        AuthDecision::Deny(ConnectReasonCode::ServerUnavailable),
+                        now,
+                    );
+                }
+            }
+        }
+        self.rearm_timer();
+    }
+
+    fn signal(&self, conn: ConnId, f: impl FnOnce(&ConnCtl)) {
+        if let Some(ctl) = self.conns.borrow().get(&conn) {
+            f(ctl);
+            ctl.wake();
+        }
+    }
+
+    fn rearm_timer(&self) {
+        let next = self.shard.borrow().poll_timeout();
+        let earlier = match (next, self.timer_at.get()) {
+            (Some(n), Some(armed)) => n < armed,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if earlier {
+            self.timer_wake.notify();
+        }
+    }
+
+    /// The sending side of the link to `to`.
+    pub(crate) fn link(&self, to: ShardId) -> Option<&Rc<LinkOut>> {
+        self.links.get(usize::from(to.0)).and_then(Option::as_ref)
+    }
+
+    /// What the outbox to `to` holds, as one message (outputs dispatched).
+    pub(crate) fn take_peer(&self, to: ShardId) -> Option<ShardMsg> {
+        self.with_shard(|s, _| s.take_peer(to))
+    }
+
+    /// A message from another shard.
+    pub(crate) fn handle_peer(&self, from: ShardId, msg: ShardMsg) {
+        self.with_shard(|s, now| s.handle_peer(from, msg, now));
+    }
+
+    /// A peer's wills have all arrived.
+    pub(crate) fn wills_done_from(&self, from: ShardId) {
+        debug!(shard = self.id.0, from = from.0, "wills done");
+        self.wills_from.set(self.wills_from.get() + 1);
+        self.wills_wake.notify();
+    }
+
+    /// A fresh connection id: this shard in the high 16 bits, a counter below.
+    fn next_conn_id(&self) -> ConnId {
+        let n = self.next_conn.get() + 1;
+        self.next_conn.set(n);
+        ConnId((u64::from(self.id.0) << 48) | (n & 0xFFFF_FFFF_FFFF))
+    }
+
+    /// Starts serving a socket: registers it, tells the shard (`accept` or `handover`), and
+    /// spawns its task.
+    fn serve(self: &Rc<Self>, stream: TcpStream, peer: Option<SocketAddr>, rx: Option<BytesMut>) {
+        let id = self.next_conn_id();
+        let ctl = Rc::new(ConnCtl::default());
+        self.conns.borrow_mut().insert(id, ctl.clone());
+        let mut rx = rx;
+        match &mut rx {
+            None => self.with_shard(|s, now| s.handle_accept(id, peer, now)),
+            Some(buf) => self.with_shard(|s, now| s.handle_handover(id, peer, buf, now)),
+        }
+        // An empty buffer gives its allocation back; a tail stays for the next read.
+        let rx = rx.filter(|b| !b.is_empty()).unwrap_or_default();
+        self.live.set(self.live.get() + 1);
+        let task = ConnTask::new(Conn::new(id, stream, rx), self.clone(), ctl);
+        glommio::spawn_local(task).detach();
+    }
+
+    /// A connection's task has ended (its connection is closed or moved).
+    pub(crate) fn task_ended(&self, id: ConnId) {
+        self.conns.borrow_mut().remove(&id);
+        self.live.set(self.live.get().saturating_sub(1));
+        if self.live.get() == 0 {
+            self.idle.notify();
+        }
+    }
+
+    /// Ends every connection task at once (the executor is stopping).
+    fn abort_all(&self) {
+        for ctl in self.conns.borrow().values() {
+            ctl.abort.set(true);
+            ctl.wake();
+        }
+    }
+
+    /// Adopts a connection handed over by another shard.
+    pub(crate) fn adopt(self: &Rc<Self>, h: Handover) {
+        let stream = crate::fd::adopt_tcp(h.fd);
+        SharedCounters::bump(&self.counters.adopted);
+        debug!(shard = self.id.0, peer = ?h.peer, "connection handed over");
+        self.serve(stream, h.peer, Some(h.buffered));
+    }
+}
+
+/// The thread of one shard: builds its executor and runs it to the end.
+pub(crate) fn run_thread(spec: ShardSpec, io_memory: usize, ring_depth: usize, cpu: usize) {
+    let builder = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu))
+        .name(&format!("ringmq-shard-{}", spec.index))
+        .io_memory(io_memory)
+        .ring_depth(ring_depth);
+    let ex = match builder.make() {
+        Ok(ex) => ex,
+        Err(e) => {
+            let err = crate::executor_error(spec.index, &e);
+            warn!("{err}");
+            let _ = spec.report.send(Report::Failed(err));
+            return;
+        }
+    };
+    ex.run(main(spec));
+}
+
+/// The executor's main future: binds, connects the links, serves until the control channel
+/// says stop (or closes), then shuts down gracefully.
+async fn main(spec: ShardSpec) {
+    let ctx = Rc::new(ShardCtx::new(&spec));
+    let mut control = crate::fd::adopt_unix(spec.control);
+    let mut listeners = Vec::with_capacity(spec.addrs.len());
+    for addr in &spec.addrs {
+        match listen(*addr) {
+            Ok(l) => listeners.push(l),
+            Err(e) => {
+                let msg = format!("shard {}: cannot bind {addr}: {e}", spec.index);
+                let _ = spec.report.send(Report::Failed(io::Error::other(msg)));
+                return;
+            }
+        }
+    }
+    let bound: Vec<SocketAddr> = listeners.iter().map(|l| l.addr).collect();
+    let _ = spec.report.send(Report::Bound(bound));
+
+    let timeout = Duration::from_millis(spec.config.runtime.shutdown_timeout_ms);
+    let mut byte = [0u8; 1];
+    let connected = futures_lite::future::or(async { Some(spec.links.connect().await) }, async {
+        let _ = control.read(&mut byte).await;
+        None
+    })
+    .await;
+    let Some(connected) = connected else {
+        debug!(shard = ctx.id.0, "stopped while starting");
+        return;
+    };
+    let mut tasks = Vec::new();
+    for (to, sender) in connected.senders {
+        if let Some(out) = ctx.link(to) {
+            tasks.push(glommio::spawn_local(link::send_task(
+                ctx.clone(),
+                to,
+                out.clone(),
+                sender,
+            )));
+        }
+    }
+    for (from, receiver) in connected.receivers {
+        tasks.push(glommio::spawn_local(link::recv_task(
+            ctx.clone(),
+            from,
+            receiver,
+        )));
+    }
+    tasks.push(glommio::spawn_local(timer_task(ctx.clone())));
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|l| glommio::spawn_local(accept_loop(ctx.clone(), l)))
+        .collect();
+    let _ = spec.report.send(Report::Ready);
+    info!(shard = ctx.id.0, "shard ready");
+
+    // Any byte, EOF or error on the control channel means stop.
+    let _ = control.read(&mut byte).await;
+    shutdown(&ctx, spec.count, timeout, accepting).await;
+    // End every task before the executor goes: glommio would leak a pending task (and the
+    // sockets it owns) rather than drop it.
+    for t in tasks {
+        t.cancel().await;
+    }
+    info!(shard = ctx.id.0, "shard stopped");
+}
+
+/// Graceful shutdown of one shard (the steps of `BrokerHandle::shutdown`).
+async fn shutdown(
+    ctx: &Rc<ShardCtx>,
+    count: u16,
+    timeout: Duration,
+    accepting: Vec<glommio::Task<()>>,
+) {
+    let deadline = Instant::now() + timeout;
+    ctx.deadline.set(Some(deadline));
+    // (a) Stop accepting (the loops close their listeners).
+    ctx.stop.set();
+    for t in accepting {
+        t.await;
+    }
+    // (b) Publish the wills, then mark the end of them on every link.
+    ctx.with_shard(|s, now| s.shutdown_wills(now));
+    for out in ctx.links.iter().flatten() {
+        out.send_wills_done();
+    }
+    // (c) Once every peer's wills have arrived, close every connection.
+    let peers = usize::from(count.saturating_sub(1));
+    let all_wills = sync::until(deadline, async {
+        while ctx.wills_from.get() < peers {
+            ctx.wills_wake.notified().await;
+        }
+    })
+    .await;
+    if all_wills.is_none() {
+        warn!(
+            shard = ctx.id.0,
+            "shutdown: not every shard reported its wills in time"
+        );
+    }
+    ctx.with_shard(|s, now| s.shutdown_close(now));
+    // (d) Let the connections flush, within the bound.
+    let flushed = sync::until(deadline, async {
+        while ctx.live.get() > 0 {
+            ctx.idle.notified().await;
+        }
+    })
+    .await;
+    if flushed.is_none() {
+        warn!(
+            shard = ctx.id.0,
+            left = ctx.live.get(),
+            "shutdown: connections still flushing at the deadline are cut"
+        );
+        ctx.abort_all();
+        let _ = sync::until(Instant::now() + ABORT_GRACE, async {
+            while ctx.live.get() > 0 {
+                ctx.idle.notified().await;
+            }
+        })
+        .await;
+    }
+}
+
+/// Fires the shard's timers: sleeps until `poll_timeout`, woken early when a dispatch moves
+/// the deadline earlier.
+async fn timer_task(ctx: Rc<ShardCtx>) {
+    loop {
+        let next = ctx.shard.borrow().poll_timeout();
+        ctx.timer_at.set(next);
+        match next {
+            None => ctx.timer_wake.notified().await,
+            Some(at) if at > ctx.now() => {
+                let until = ctx.clock.instant(at);
+                futures_lite::future::or(sync::sleep_until(until), ctx.timer_wake.notified()).await;
+            }
+            Some(_) => {
+                ctx.timer_at.set(None);
+                ctx.with_shard(|s, now| s.handle_timeout(now));
+                glommio::yield_if_needed().await;
+            }
+        }
+    }
+}
+
+/// Accepts connections on one listener until shutdown begins.
+async fn accept_loop(ctx: Rc<ShardCtx>, bound: Listener) {
+    let listener = crate::fd::adopt_listener(bound.socket);
+    loop {
+        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
+            ctx.stop.wait().await;
+            None
+        })
+        .await;
+        match accepted {
+            None => {
+                // Dropping the listener is not enough: an io_uring accept still in flight
+                // holds the socket, which would go on accepting until the ring lets go.
+                // `shutdown(2)` closes the accept queue at once and fails that accept.
+                let _ = bound.stop.shutdown(std::net::Shutdown::Both);
+                break;
+            }
+            Some(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                let peer = stream.peer_addr().ok();
+                SharedCounters::bump(&ctx.counters.accepted);
+                debug!(shard = ctx.id.0, ?peer, "connection accepted");
+                ctx.serve(stream, peer, None);
+            }
+            Some(Err(e)) => {
+                warn!(shard = ctx.id.0, error = %e, "accept failed");
+                sync::sleep_until(Instant::now() + ACCEPT_BACKOFF).await;
+            }
+        }
+        glommio::yield_if_needed().await;
+    }
+    debug!(shard = ctx.id.0, "listener closed");
+}
+
+/// A listening socket before its executor adopts it.
+#[derive(Debug)]
+struct Listener {
+    socket: socket2::Socket,
+    /// A duplicate, to stop it with `shutdown(2)`.
+    stop: socket2::Socket,
+    addr: SocketAddr,
+}
+
+/// Binds `addr` with `SO_REUSEPORT` (every shard binds the same address) and listens.
+fn listen(addr: SocketAddr) -> io::Result<Listener> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    let addr = socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("not an IP socket"))?;
+    let stop = socket.try_clone()?;
+    Ok(Listener { socket, stop, addr })
+}

@@ -1,0 +1,343 @@
+//! The `ringmq` binary end to end: flags, configuration errors, serving, signals.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::num::NonZeroU16;
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mqtt_proto::{
+    ConnAck, Connect, ConnectProperties, ConnectReasonCode, DecodeOptions, DisconnectReasonCode,
+    Packet, ProtocolVersion, QoS, SubAckReasonCode, Subscribe, SubscribeProperties, Subscription,
+    SubscriptionOptions,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringmq");
+
+/// Argon2id of "secret" with tiny parameters (8 KiB, 1 pass), cheap in a debug build.
+const SECRET_HASH: &str =
+    "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$WHwbVkQ5XzAMaltcqwxy+X9v0VxYTVTjS9BRTrowawM";
+
+/// A configuration file in the temp directory, removed on drop.
+struct TempConfig(PathBuf);
+
+impl TempConfig {
+    fn new(name: &str, text: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("ringmq-cli-{}-{name}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempConfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Runs the binary to completion with `args` and `stdin`.
+fn run(args: &[&str], stdin: &str) -> (ExitStatus, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A running broker process; killed on drop if still running.
+struct Broker {
+    child: Child,
+    addr: SocketAddr,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Broker {
+    /// Starts `ringmq --listen 127.0.0.1:0 ARGS` and waits for its "listening on" line.
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--shards", "2"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = forward_lines(child.stderr.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines.recv_timeout(left).unwrap_or_else(|e| {
+                let _ = child.kill();
+                panic!("no listening line from ringmq: {e:?}")
+            });
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                assert!(rest.contains("(mqtt, 2 shards)"), "{line}");
+                break rest.split(' ').next().unwrap().parse().unwrap();
+            }
+        };
+        Self { child, addr, lines }
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit status.
+    fn terminate(&mut self, limit: Duration) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ringmq still running {limit:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything logged so far.
+    fn log(&self) -> String {
+        self.lines.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads stderr on a thread (so the pipe never fills) and passes on its lines.
+fn forward_lines(stderr: ChildStderr) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A raw MQTT 5 client over TCP.
+struct Client {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr, id: &str, user: Option<(&str, &str)>) -> (Self, ConnAck) {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut c = Self {
+            stream,
+            buf: BytesMut::new(),
+        };
+        c.send(&Packet::Connect(Box::new(Connect {
+            protocol_version: ProtocolVersion::V5,
+            clean_start: true,
+            keep_alive: 60,
+            properties: ConnectProperties::default(),
+            client_id: id.into(),
+            will: None,
+            username: user.map(|(u, _)| u.into()),
+            password: user.map(|(_, p)| mqtt_proto::Bytes::copy_from_slice(p.as_bytes())),
+        })));
+        match c.recv() {
+            Some(Packet::ConnAck(ack)) => (c, *ack),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    fn send(&mut self, p: &Packet) {
+        let mut out = BytesMut::new();
+        p.encode(ProtocolVersion::V5, &mut out).unwrap();
+        self.stream.write_all(&out).unwrap();
+    }
+
+    /// The next packet, or `None` when the broker closed the connection.
+    fn recv(&mut self) -> Option<Packet> {
+        let opts = DecodeOptions::client(ProtocolVersion::V5);
+        loop {
+            if let Some(p) = Packet::decode(&mut self.buf, &opts).unwrap() {
+                return Some(p);
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    fn subscribe(&mut self, filter: &str) -> SubAckReasonCode {
+        self.send(&Packet::Subscribe(Subscribe {
+            packet_id: NonZeroU16::new(1).unwrap(),
+            properties: SubscribeProperties::default(),
+            subscriptions: [Subscription {
+                filter: filter.into(),
+                options: SubscriptionOptions {
+                    qos: QoS::AtLeastOnce,
+                    ..SubscriptionOptions::default()
+                },
+            }]
+            .into_iter()
+            .collect(),
+        }));
+        match self.recv() {
+            Some(Packet::SubAck(ack)) => ack.reason_codes[0],
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn version_flag_prints_the_package_version() {
+    let (status, out, _) = run(&["--version"], "");
+    assert!(status.success());
+    assert_eq!(out.trim(), format!("ringmq {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn unknown_config_key_exits_2_naming_the_key() {
+    let cfg = TempConfig::new("unknown", "[limits]\nmax_pakcet_size = 10\n");
+    let (status, _, err) = run(&["--config", cfg.0.to_str().unwrap()], "");
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown field `max_pakcet_size`"), "{err}");
+}
+
+#[test]
+fn invalid_config_value_exits_2_naming_the_key() {
+    let cfg = TempConfig::new("invalid", "[protocol]\nmax_qos = 3\n");
+    let (status, _, err) = run(&["--config", cfg.0.to_str().unwrap()], "");
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("protocol.max_qos"), "{err}");
+}
+
+#[test]
+fn missing_config_file_exits_2() {
+    let (status, _, err) = run(&["--config", "/nonexistent/ringmq.toml"], "");
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("/nonexistent/ringmq.toml"), "{err}");
+}
+
+#[test]
+fn non_loopback_listener_without_users_exits_2_saying_how_to_fix_it() {
+    let (status, _, err) = run(&["--listen", "0.0.0.0:0"], "");
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("allow_anonymous") && err.contains("[[auth.users]]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hash_password_prints_an_argon2id_phc_string() {
+    let (status, out, err) = run(&["hash-password"], "s3cret\n");
+    assert!(status.success(), "{err}");
+    assert!(
+        out.trim().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{out}"
+    );
+    let (status, _, err) = run(&["hash-password"], "");
+    assert_eq!(status.code(), Some(2), "{err}");
+}
+
+#[test]
+fn decode_subcommand_prints_a_pingreq() {
+    let (status, out, _) = run(&["decode", "c000"], "");
+    assert!(status.success());
+    assert!(out.contains("PingReq"), "{out}");
+}
+
+#[test]
+fn listen_connack_then_sigterm_sends_disconnect_0x8b_and_exits_0() {
+    let mut broker = Broker::start(&[]);
+    let (mut client, ack) = Client::connect(broker.addr, "cli-sigterm", None);
+    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+    let status = broker.terminate(Duration::from_secs(10));
+    match client.recv() {
+        Some(Packet::Disconnect(d)) => {
+            assert_eq!(d.reason_code, DisconnectReasonCode::ServerShuttingDown);
+        }
+        other => panic!("expected DISCONNECT 0x8B, got {other:?}"),
+    }
+    assert!(status.success(), "exit {status:?}; log:\n{}", broker.log());
+}
+
+#[test]
+fn configured_users_and_acl_apply_end_to_end() {
+    let cfg = TempConfig::new(
+        "auth",
+        &format!(
+            "[[auth.users]]\nusername = \"alice\"\npassword_hash = \"{SECRET_HASH}\"\n\
+             [[acl.rules]]\naction = \"subscribe\"\ntopic = \"test/nosubscribe\"\n\
+             permission = \"deny\"\n"
+        ),
+    );
+    // No listeners in the file and --listen on loopback: anonymous clients are allowed.
+    let broker = Broker::start(&["--config", cfg.0.to_str().unwrap()]);
+    let (_, ack) = Client::connect(broker.addr, "anon", None);
+    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+    let (_, ack) = Client::connect(broker.addr, "bad", Some(("alice", "wrong")));
+    assert_eq!(ack.reason_code, ConnectReasonCode::BadUserNameOrPassword);
+    let (_, ack) = Client::connect(broker.addr, "ghost", Some(("mallory", "secret")));
+    assert_eq!(ack.reason_code, ConnectReasonCode::BadUserNameOrPassword);
+    let (mut alice, ack) = Client::connect(broker.addr, "alice", Some(("alice", "secret")));
+    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+    assert_eq!(
+        alice.subscribe("test/nosubscribe"),
+        SubAckReasonCode::NotAuthorized
+    );
+    assert_eq!(alice.subscribe("test/other"), SubAckReasonCode::GrantedQoS1);
+}
+
+#[test]
+fn file_listeners_turn_anonymous_access_off() {
+    let cfg = TempConfig::new(
+        "named",
+        &format!(
+            "[[listeners]]\naddr = \"127.0.0.1:0\"\n\
+             [[auth.users]]\nusername = \"alice\"\npassword_hash = \"{SECRET_HASH}\"\n"
+        ),
+    );
+    let broker = Broker::start(&["--config", cfg.0.to_str().unwrap()]);
+    let (_, ack) = Client::connect(broker.addr, "anon", None);
+    assert_eq!(ack.reason_code, ConnectReasonCode::NotAuthorized);
+    let (_, ack) = Client::connect(broker.addr, "alice", Some(("alice", "secret")));
+    assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+}
