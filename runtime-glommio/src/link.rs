@@ -22,7 +22,7 @@ use mqtt_core::{ShardId, ShardMsg};
 use tracing::{debug, warn};
 
 use crate::shard::ShardCtx;
-use crate::sync::Notify;
+use crate::sync::{Latch, Notify};
 
 /// What travels from one shard to another.
 #[derive(Debug)]
@@ -126,6 +126,9 @@ pub(crate) struct LinkOut {
     /// Shutdown asked for the "wills done" marker.
     wills_due: Cell<bool>,
     wills_sent: Cell<bool>,
+    /// Set once the marker is in the channel: the shard must not stop (cancelling this task)
+    /// before, or the peer would wait for it until the shutdown deadline.
+    pub(crate) wills_delivered: Latch,
 }
 
 impl LinkOut {
@@ -162,9 +165,14 @@ pub(crate) async fn send_task(
             } else {
                 break;
             };
+            let marker = matches!(msg, LinkMsg::WillsDone);
             if sender.send(msg).await.is_err() {
                 debug!(from = ctx.id.0, to = to.0, "link closed");
+                out.wills_delivered.set();
                 return;
+            }
+            if marker {
+                out.wills_delivered.set();
             }
         }
     }

@@ -418,6 +418,20 @@ async fn shutdown(
             "shutdown: not every shard reported its wills in time"
         );
     }
+    // Our own markers must be in their channels before this shard stops and cancels the
+    // sending tasks, or a peer would wait for them until the deadline.
+    let sent = sync::until(deadline, async {
+        for out in ctx.links.iter().flatten() {
+            out.wills_delivered.wait().await;
+        }
+    })
+    .await;
+    if sent.is_none() {
+        warn!(
+            shard = ctx.id.0,
+            "shutdown: a wills-done marker was not sent in time"
+        );
+    }
     ctx.with_shard(|s, now| s.shutdown_close(now));
     // (d) Let the connections flush, within the bound.
     let flushed = sync::until(deadline, async {

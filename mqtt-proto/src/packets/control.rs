@@ -109,7 +109,10 @@ impl<C: AckReason, P: Props> Reasoned<C, P> {
         Ok(d)
     }
 
-    /// Body length in the shortest form.
+    /// Body length. A non-success reason without properties is written with an explicit
+    /// property length of 0 (`E0 02 8E 00`), not in the shortest form (`E0 01 8E`): both are
+    /// valid (MQTT 5 §3.14.2.2.1, §3.15.2.2.1), but some clients (rumqttc 0.25, older
+    /// paho.golang) wait for the property length and never see the reason code otherwise.
     pub(crate) fn body_len(&self, v: ProtocolVersion, trim: Trim) -> usize {
         if !v.is_v5() {
             return 0;
@@ -119,7 +122,7 @@ impl<C: AckReason, P: Props> Reasoned<C, P> {
             self.properties.content_len(trim),
         ) {
             (true, 0) => 0,
-            (false, 0) => 1,
+            (false, 0) => 2,
             _ => 1 + properties::wire_len(&self.properties, trim),
         }
     }
@@ -139,6 +142,8 @@ impl<C: AckReason, P: Props> Reasoned<C, P> {
         }
         if props != 0 {
             properties::write(&self.properties, buf, trim)?;
+        } else if self.reason_code != C::SUCCESS {
+            buf.put_u8(0);
         }
         Ok(())
     }

@@ -50,14 +50,22 @@ fn disconnect_v5_empty_and_one_byte() {
         &from_client(V5),
         &Disconnect::new(DisconnectReasonCode::NormalDisconnection).into(),
     );
-    // Remaining length 1: a reason code alone.
-    vector(
+    // Remaining length 1: a reason code alone is valid (§3.14.2.2.1) and decodes; we write
+    // the property length too (`E0 02 8E 00`), since rumqttc 0.25 waits for it.
+    decode_only(
         &[0xE0, 0x01, 0x04],
         &from_client(V5),
         &Disconnect::new(DisconnectReasonCode::DisconnectWithWillMessage).into(),
+        &[0xE0, 0x02, 0x04, 0x00],
+    );
+    decode_only(
+        &[0xE0, 0x01, 0x8E],
+        &from_server(V5),
+        &Disconnect::new(DisconnectReasonCode::SessionTakenOver).into(),
+        &[0xE0, 0x02, 0x8E, 0x00],
     );
     vector(
-        &[0xE0, 0x01, 0x8E],
+        &[0xE0, 0x02, 0x8E, 0x00],
         &from_server(V5),
         &Disconnect::new(DisconnectReasonCode::SessionTakenOver).into(),
     );
