@@ -144,3 +144,6 @@ pub fn repeated(frame: &[u8], n: usize) -> BytesMut {
     }
     buf
 }
+
+/// `ringmq-bench`, the load tool (see `src/bin/ringmq-bench.rs`).
+pub mod bench;
