@@ -8,20 +8,21 @@ use bytestring::ByteString;
 
 /// Aliases a client has set for this connection: alias → topic. A new connection starts
 /// empty [MQTT-3.3.2-7]; the codec bounds aliases to 1..=our Topic Alias Maximum, so the map
-/// never holds more than that many entries.
+/// never holds more than that many entries. The map is allocated when the first alias is
+/// set: a connection that uses none pays one pointer.
 #[derive(Debug, Default)]
 pub(crate) struct InboundAliases {
-    map: AHashMap<u16, ByteString>,
+    map: Option<Box<AHashMap<u16, ByteString>>>,
 }
 
 impl InboundAliases {
     /// Records or replaces an alias (the codec has checked 1..=maximum).
     pub(crate) fn set(&mut self, alias: u16, topic: ByteString) {
-        self.map.insert(alias, topic);
+        self.map.get_or_insert_default().insert(alias, topic);
     }
 
     pub(crate) fn get(&self, alias: u16) -> Option<&ByteString> {
-        self.map.get(&alias)
+        self.map.as_ref()?.get(&alias)
     }
 }
 
@@ -48,10 +49,18 @@ struct Slot {
 ///
 /// A send is two steps, so that a PUBLISH that turns out not to fit the client's Maximum
 /// Packet Size leaves the table as the client knows it: [`OutboundAliases::peek`] says what
-/// to send, and [`OutboundAliases::commit`] records it once it was written.
+/// to send, and [`OutboundAliases::commit`] records it once it was written. The table is
+/// allocated with the first alias: a client that allows none, or receives nothing, pays a
+/// pointer and its maximum.
 #[derive(Debug, Default)]
 pub(crate) struct OutboundAliases {
     max: u16,
+    table: Option<Box<AliasTable>>,
+}
+
+/// The aliases handed out so far.
+#[derive(Debug, Default)]
+struct AliasTable {
     clock: u64,
     by_topic: AHashMap<ByteString, u16>,
     /// Alias `a` is `slots[a - 1]`; aliases are handed out in order until all are used.
@@ -62,10 +71,7 @@ pub(crate) struct OutboundAliases {
 
 impl OutboundAliases {
     pub(crate) fn new(max: u16) -> Self {
-        Self {
-            max,
-            ..Self::default()
-        }
+        Self { max, table: None }
     }
 
     /// The alias to use for `topic`, without recording anything.
@@ -74,15 +80,18 @@ impl OutboundAliases {
         if self.max == 0 {
             return OutboundAlias::None;
         }
-        if let Some(&alias) = self.by_topic.get(topic) {
+        let Some(t) = &self.table else {
+            return OutboundAlias::Assigned(1);
+        };
+        if let Some(&alias) = t.by_topic.get(topic) {
             return OutboundAlias::Known(alias);
         }
         // [MQTT-3.1.2-26] never above the client's maximum: 1..=max, then the LRU victim.
-        if self.slots.len() < usize::from(self.max) {
-            return u16::try_from(self.slots.len() + 1)
+        if t.slots.len() < usize::from(self.max) {
+            return u16::try_from(t.slots.len() + 1)
                 .map_or(OutboundAlias::None, OutboundAlias::Assigned);
         }
-        match self.lru.first_key_value() {
+        match t.lru.first_key_value() {
             Some((_, &victim)) => OutboundAlias::Assigned(victim),
             None => OutboundAlias::None,
         }
@@ -94,29 +103,30 @@ impl OutboundAliases {
             OutboundAlias::Known(a) | OutboundAlias::Assigned(a) => a,
             OutboundAlias::None => return,
         };
-        self.clock += 1;
-        let now = self.clock;
+        let t = self.table.get_or_insert_default();
+        t.clock += 1;
+        let now = t.clock;
         let index = usize::from(alias).saturating_sub(1);
-        match self.slots.get_mut(index) {
+        match t.slots.get_mut(index) {
             Some(slot) => {
-                self.lru.remove(&slot.used);
+                t.lru.remove(&slot.used);
                 slot.used = now;
                 if slot.topic != *topic {
                     // Reassigned: the old topic loses its alias.
                     let old = core::mem::replace(&mut slot.topic, topic.clone());
-                    self.by_topic.remove(&old);
-                    self.by_topic.insert(topic.clone(), alias);
+                    t.by_topic.remove(&old);
+                    t.by_topic.insert(topic.clone(), alias);
                 }
             }
             None => {
-                self.slots.push(Slot {
+                t.slots.push(Slot {
                     topic: topic.clone(),
                     used: now,
                 });
-                self.by_topic.insert(topic.clone(), alias);
+                t.by_topic.insert(topic.clone(), alias);
             }
         }
-        self.lru.insert(now, alias);
+        t.lru.insert(now, alias);
     }
 
     /// [`OutboundAliases::peek`] and [`OutboundAliases::commit`] in one step.
@@ -147,8 +157,9 @@ mod tests {
         assert_eq!(a.lookup(&t3), OutboundAlias::Assigned(2));
         assert_eq!(a.lookup(&t2), OutboundAlias::Assigned(1));
         assert_eq!(a.lookup(&t3), OutboundAlias::Known(2));
-        assert_eq!(a.by_topic.len(), 2);
-        assert_eq!(a.lru.len(), 2);
+        let t = a.table.as_ref().unwrap();
+        assert_eq!(t.by_topic.len(), 2);
+        assert_eq!(t.lru.len(), 2);
     }
 
     #[test]
@@ -161,6 +172,24 @@ mod tests {
         assert_eq!(a.peek(&t1), OutboundAlias::Known(1));
         assert_eq!(a.lookup(&t2), OutboundAlias::Assigned(1));
         assert_eq!(a.peek(&t1), OutboundAlias::Assigned(1));
+    }
+
+    #[test]
+    fn tables_are_allocated_with_the_first_alias() {
+        let mut inbound = InboundAliases::default();
+        assert_eq!(inbound.get(1), None);
+        assert!(inbound.map.is_none());
+        inbound.set(1, ByteString::from("a"));
+        assert_eq!(inbound.get(1).map(|t| &**t), Some("a"));
+
+        let mut outbound = OutboundAliases::new(4);
+        let t = ByteString::from("a");
+        assert_eq!(outbound.peek(&t), OutboundAlias::Assigned(1));
+        outbound.commit(&t, OutboundAlias::None);
+        assert!(outbound.table.is_none(), "nothing sent with an alias yet");
+        assert_eq!(outbound.lookup(&t), OutboundAlias::Assigned(1));
+        assert!(outbound.table.is_some());
+        assert_eq!(outbound.lookup(&t), OutboundAlias::Known(1));
     }
 
     #[test]
@@ -179,7 +208,8 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        assert_eq!(a.slots.len(), 3);
-        assert_eq!(a.by_topic.len(), 3);
+        let t = a.table.as_ref().unwrap();
+        assert_eq!(t.slots.len(), 3);
+        assert_eq!(t.by_topic.len(), 3);
     }
 }

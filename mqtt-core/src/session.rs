@@ -1,16 +1,18 @@
 //! Session state that outlives a connection: subscriptions, outbound QoS 1/2 state and queue,
 //! inbound QoS 2 packet ids, a delayed will.
 
+use core::hash::{BuildHasher, Hasher};
 use core::num::{NonZeroU16, NonZeroU32};
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::OnceLock;
 
-use ahash::{AHashMap, AHashSet};
+use ahash::{AHasher, RandomState};
 use bytestring::ByteString;
 use mqtt_proto::{LastWill, QoS, SubscriptionOptions};
 use smallvec::SmallVec;
 
 use crate::auth::ClientInfo;
-use crate::ids::ConnId;
+use crate::ids::{ConnId, SessionId};
 use crate::message::SharedMessage;
 use crate::time::Timestamp;
 
@@ -58,29 +60,88 @@ pub(crate) struct Inflight {
 /// A will waiting for its delay (or the session's end).
 #[derive(Debug, Clone)]
 pub(crate) struct PendingWill {
-    pub(crate) will: LastWill,
+    pub(crate) will: Box<LastWill>,
     pub(crate) at: Timestamp,
 }
+
+/// aHash with keys drawn once per process, so a session's maps carry no hasher state of
+/// their own (an `ahash::RandomState` is 32 bytes per map). The keys are as unpredictable to
+/// a client as per-map keys; a client can only fill its own maps, each bounded by a limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ProcessKeys;
+
+impl BuildHasher for ProcessKeys {
+    type Hasher = AHasher;
+
+    fn build_hasher(&self) -> AHasher {
+        static KEYS: OnceLock<RandomState> = OnceLock::new();
+        KEYS.get_or_init(RandomState::new).build_hasher()
+    }
+}
+
+/// A map of one session, with no hasher state of its own ([`ProcessKeys`]).
+pub(crate) type SessionMap<K, V> = HashMap<K, V, ProcessKeys>;
+
+/// Hashes packet identifiers with one multiplication (Fibonacci hashing): no state, and
+/// cheaper than aHash on the QoS 1/2 path, which looks identifiers up several times per
+/// message. Identifiers a client chooses (inbound QoS 2) can be made to collide, but that set
+/// is bounded by `Config::max_awaiting_rel`, and so is the probing.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PidKeys;
+
+impl BuildHasher for PidKeys {
+    type Hasher = PidHasher;
+
+    fn build_hasher(&self) -> PidHasher {
+        PidHasher(0)
+    }
+}
+
+/// See [`PidKeys`].
+#[derive(Debug)]
+pub(crate) struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn write_u16(&mut self, pid: u16) {
+        self.0 = (self.0 ^ u64::from(pid)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Packet identifier → entry.
+pub(crate) type PidMap<V> = HashMap<u16, V, PidKeys>;
+
+/// The shard's sessions, boxed for the reasons given for `ConnTable`.
+pub(crate) type SessionTable = ahash::AHashMap<SessionId, Box<Session>>;
 
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) client: ClientInfo,
     pub(crate) conn: Option<ConnId>,
     /// Full filter (including any `$share/{group}/` prefix) → subscription.
-    pub(crate) subscriptions: AHashMap<ByteString, SubEntry>,
+    pub(crate) subscriptions: SessionMap<ByteString, SubEntry>,
     /// Session Expiry Interval in seconds (0xFFFFFFFF: never).
     pub(crate) expiry_interval: u32,
     /// Armed expiry deadline while disconnected.
     pub(crate) expires_at: Option<Timestamp>,
-    pub(crate) inflight: AHashMap<u16, Inflight>,
+    pub(crate) inflight: PidMap<Inflight>,
     /// Inflight identifiers whose re-send after a resume waits for room in the new
     /// connection's window [MQTT-3.3.4-9], in their original order.
-    pub(crate) resend: VecDeque<u16>,
+    pub(crate) resend: PidQueue,
     pub(crate) queue: VecDeque<Delivery>,
     next_pid: u16,
     next_seq: u64,
     /// Inbound QoS 2 packet ids that got PUBREC and wait for PUBREL [MQTT-4.3.3-*].
-    pub(crate) awaiting_rel: AHashSet<u16>,
+    pub(crate) awaiting_rel: HashSet<u16, PidKeys>,
     pub(crate) pending_will: Option<PendingWill>,
 }
 
@@ -89,16 +150,32 @@ impl Session {
         Self {
             client,
             conn: None,
-            subscriptions: AHashMap::new(),
+            subscriptions: SessionMap::default(),
             expiry_interval: 0,
             expires_at: None,
-            inflight: AHashMap::new(),
-            resend: VecDeque::new(),
+            inflight: PidMap::default(),
+            resend: PidQueue::default(),
             queue: VecDeque::new(),
             next_pid: 0,
             next_seq: 0,
-            awaiting_rel: AHashSet::new(),
+            awaiting_rel: HashSet::default(),
             pending_will: None,
+        }
+    }
+
+    /// Gives back the memory of the outbound queue, the inflight table and the inbound QoS 2
+    /// set where they are empty. Called at a quiet moment of the session's connection (see
+    /// `Shard::release_idle`), never on the hot path: a busy session keeps reusing what it
+    /// grew, and what a burst grew goes once the burst is over.
+    pub(crate) fn release_idle(&mut self) {
+        if self.queue.is_empty() {
+            self.queue = VecDeque::new();
+        }
+        if self.inflight.is_empty() {
+            self.inflight = PidMap::default();
+        }
+        if self.awaiting_rel.is_empty() {
+            self.awaiting_rel = HashSet::default();
         }
     }
 
@@ -151,5 +228,124 @@ impl Session {
         let mut v: Vec<(u64, u16)> = self.inflight.iter().map(|(p, i)| (i.seq, *p)).collect();
         v.sort_unstable();
         v.into_iter().map(|(_, p)| p).collect()
+    }
+}
+
+/// Packet identifiers in order; allocated only while it holds some (re-sends after a
+/// resume wait here rarely, and briefly).
+// The box is the point: one pointer in every session rather than a 32-byte deque.
+#[allow(clippy::box_collection)]
+#[derive(Debug, Default)]
+pub(crate) struct PidQueue(Option<Box<VecDeque<u16>>>);
+
+impl PidQueue {
+    pub(crate) fn push_back(&mut self, pid: u16) {
+        self.0.get_or_insert_default().push_back(pid);
+    }
+
+    /// The first identifier; the memory goes with the last one.
+    pub(crate) fn pop_front(&mut self) -> Option<u16> {
+        let q = self.0.as_mut()?;
+        let pid = q.pop_front();
+        if q.is_empty() {
+            self.0 = None;
+        }
+        pid
+    }
+
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&u16) -> bool) {
+        if let Some(q) = self.0.as_mut() {
+            q.retain(keep);
+            if q.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0 = None;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |q| q.len())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session::new(ClientInfo {
+            client_id: ByteString::from_static("c"),
+            username: None,
+            peer: None,
+            version: mqtt_proto::ProtocolVersion::V5,
+        })
+    }
+
+    /// Regression guard: every client has a `Session` (boxed in the shard's table).
+    #[test]
+    fn session_stays_small() {
+        let size = core::mem::size_of::<Session>();
+        assert!(size <= 320, "Session is {size} bytes");
+    }
+
+    #[test]
+    fn pid_queue_holds_memory_only_while_not_empty() {
+        let mut q = PidQueue::default();
+        assert!(q.is_empty() && q.0.is_none());
+        q.push_back(1);
+        q.push_back(2);
+        q.push_back(3);
+        q.retain(|&p| p != 2);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop_front(), Some(1));
+        assert_eq!(q.pop_front(), Some(3));
+        assert!(q.is_empty() && q.0.is_none());
+        assert_eq!(q.pop_front(), None);
+        q.push_back(4);
+        q.retain(|_| false);
+        assert!(q.is_empty() && q.0.is_none());
+    }
+
+    #[test]
+    fn release_idle_gives_back_only_empty_collections() {
+        let mut s = session();
+        for pid in 1..=100u16 {
+            s.awaiting_rel.insert(pid);
+        }
+        s.awaiting_rel.clear();
+        s.inflight.reserve(100);
+        s.queue.reserve(100);
+        s.queue.push_back(Delivery {
+            msg: std::sync::Arc::new(crate::message::Message {
+                id: crate::message::MessageId::default(),
+                topic: ByteString::from_static("t"),
+                payload: bytes::Bytes::new(),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                properties: Default::default(),
+                expires_at: None,
+                publisher: None,
+            }),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            sub_ids: SmallVec::new(),
+        });
+        s.release_idle();
+        assert_eq!(s.awaiting_rel.capacity(), 0);
+        assert_eq!(s.inflight.capacity(), 0);
+        assert!(
+            s.queue.capacity() >= 100,
+            "a queue still holding messages is kept"
+        );
+        s.queue.clear();
+        s.release_idle();
+        assert_eq!(s.queue.capacity(), 0);
     }
 }

@@ -106,7 +106,9 @@ impl Shard {
         c.limits.problem_information = p.request_problem_information.unwrap_or(true);
         c.outbound_aliases = OutboundAliases::new(p.topic_alias_maximum.unwrap_or(0));
         c.connect_expiry_zero = p.session_expiry_interval.unwrap_or(0) == 0;
-        c.auth.method = p.authentication_method.clone();
+        if let Some(m) = &p.authentication_method {
+            c.auth.method = Some(m.clone());
+        }
 
         // Client identifier rules.
         if connect.client_id.len() > cfg.max_client_id_len {
@@ -284,7 +286,7 @@ impl Shard {
         }
         // [MQTT-3.1.2-22] closed after one and a half keep alive periods of silence.
         c.keep_alive_ms = u64::from(keep_alive) * 1500;
-        c.will = connect.will.clone();
+        c.will = connect.will.clone().map(Box::new);
         let peer = c.peer;
 
         // A session is bound to the identity that created it: another user presenting the
@@ -299,9 +301,12 @@ impl Shard {
                 return self.refuse(conn, v, ConnectReasonCode::NotAuthorized, now);
             }
         }
+        // Copies, not slices of the CONNECT frame: they live as long as the session, and a
+        // slice would keep the whole read buffer it arrived in.
+        let username = connect.username.as_deref().map(ByteString::from);
         let client = ClientInfo {
-            client_id: connect.client_id.clone(),
-            username: connect.username.clone(),
+            client_id: ByteString::from(&*connect.client_id),
+            username: username.clone(),
             peer,
             version: v,
         };
@@ -313,7 +318,7 @@ impl Shard {
         s.expiry_interval = expiry;
         s.client.peer = peer;
         s.client.version = v;
-        s.client.username = connect.username.clone();
+        s.client.username = username;
         if let Some(at) = s.expires_at.take() {
             self.timers.cancel(at, Timer::SessionExpiry(sid));
         }
@@ -439,7 +444,7 @@ impl Shard {
     pub(crate) fn create_session(&mut self, client: ClientInfo) -> SessionId {
         let sid = self.new_session_id();
         self.by_client.insert(client.client_id.clone(), sid);
-        self.sessions.insert(sid, Session::new(client));
+        self.sessions.insert(sid, Box::new(Session::new(client)));
         sid
     }
 }

@@ -51,7 +51,7 @@ impl Shard {
     /// The session lost its connection: handle the will, then end the session (expiry 0) or
     /// arm its expiry (none for 0xFFFFFFFF) [MQTT-3.1.2-23]. QoS 0 messages are not queued for
     /// it from now on (MQTT 5 §4.1 makes that optional).
-    fn detach_session(&mut self, sid: SessionId, will: Option<LastWill>, now: Timestamp) {
+    fn detach_session(&mut self, sid: SessionId, will: Option<Box<LastWill>>, now: Timestamp) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -114,9 +114,10 @@ impl Shard {
     pub(super) fn publish_will(
         &mut self,
         client: &crate::auth::ClientInfo,
-        w: LastWill,
+        w: Box<LastWill>,
         now: Timestamp,
     ) {
+        let w = *w;
         let action = crate::auth::Action::Publish {
             topic: &w.topic,
             qos: w.qos,
@@ -348,6 +349,7 @@ impl Shard {
                 } else {
                     c.keep_alive_timer = Some(deadline);
                     self.timers.arm(deadline, Timer::KeepAlive(conn));
+                    self.release_idle(conn);
                 }
             }
             Timer::SendTimeout(conn) => {
@@ -372,7 +374,8 @@ impl Shard {
                         c.send_timer = Some(at);
                         self.timers.arm(at, Timer::SendTimeout(conn));
                     }
-                    None => {}
+                    // Everything was taken and nothing new waits: a quiet moment.
+                    None => self.release_idle(conn),
                 }
             }
             Timer::SessionExpiry(sid) => {

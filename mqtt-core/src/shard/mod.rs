@@ -41,13 +41,13 @@ use crate::config::Config;
 use crate::ids::{ConnId, SessionId, ShardId};
 use crate::message::SharedMessage;
 use crate::retained::RetainedStore;
-use crate::session::{Session, SubEntry};
+use crate::session::{SessionTable, SubEntry};
 use crate::stats::Stats;
 use crate::subscriptions::{FilterTrie, SharedSubscriptions};
 use crate::time::Timestamp;
 use crate::timer::{Timer, Timers};
 
-pub(crate) use conn::{ConnState, Connection};
+pub(crate) use conn::{ConnState, ConnTable, Connection};
 pub use introspect::Occupancy;
 use peer::PeerTransport;
 use routing::{Routing, RoutingMsg};
@@ -126,8 +126,8 @@ pub struct Shard {
     /// Number of shards in the broker (1 for a single shard).
     pub(crate) shard_count: u16,
     pub(crate) config: Config,
-    pub(crate) conns: AHashMap<ConnId, Connection>,
-    pub(crate) sessions: AHashMap<SessionId, Session>,
+    pub(crate) conns: ConnTable,
+    pub(crate) sessions: SessionTable,
     pub(crate) by_client: AHashMap<ByteString, SessionId>,
     next_session: u64,
     pub(crate) subs: FilterTrie<SessionId, SubEntry>,
@@ -247,7 +247,7 @@ impl Shard {
         let deadline = now.plus_millis(self.config.connect_timeout_ms);
         c.connect_deadline = Some(deadline);
         self.timers.arm(deadline, Timer::ConnectTimeout(conn));
-        self.conns.insert(conn, c);
+        self.conns.insert(conn, Box::new(c));
     }
 
     /// Adopts a connection another shard handed over ([`Output::Handover`]): as

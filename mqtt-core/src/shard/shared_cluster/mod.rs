@@ -104,8 +104,8 @@ enum Take {
 
 /// The local facts a member's ability to take a message depends on.
 struct Takers<'a> {
-    sessions: &'a ahash::AHashMap<SessionId, Session>,
-    conns: &'a ahash::AHashMap<ConnId, Connection>,
+    sessions: &'a ahash::AHashMap<SessionId, Box<Session>>,
+    conns: &'a ahash::AHashMap<ConnId, Box<Connection>>,
     acl: &'a dyn Acl,
     max_queued: usize,
     max_buffer: usize,
