@@ -325,7 +325,7 @@ async fn main(spec: ShardSpec) {
     let mut control = crate::fd::adopt_unix(spec.control);
     let mut listeners = Vec::with_capacity(spec.addrs.len());
     for addr in &spec.addrs {
-        match listen(*addr) {
+        match listen(*addr, spec.index == 0) {
             Ok(l) => listeners.push(l),
             Err(e) => {
                 let msg = format!("shard {}: cannot bind {addr}: {e}", spec.index);
@@ -521,9 +521,21 @@ struct Listener {
 }
 
 /// Binds `addr` with `SO_REUSEPORT` (every shard binds the same address) and listens.
-fn listen(addr: SocketAddr) -> io::Result<Listener> {
+///
+/// `SO_REUSEPORT` would also let a second broker (any process of the same user) share the
+/// port silently, each getting a part of the connections. So the first shard first probes
+/// the address without it: the probe's bind fails with "address in use" whenever something
+/// already listens there. (`SO_REUSEADDR` on both keeps restarts working while old
+/// connections linger in TIME_WAIT.)
+fn listen(addr: SocketAddr, probe: bool) -> io::Result<Listener> {
     let domain = socket2::Domain::for_address(addr);
+    if probe && addr.port() != 0 {
+        let p = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+        p.set_reuse_address(true)?;
+        p.bind(&addr.into())?;
+    }
     let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;

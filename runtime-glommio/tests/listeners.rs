@@ -54,6 +54,24 @@ fn a_port_in_use_is_an_error_not_a_panic() {
     assert!(err.to_string().contains("cannot bind"), "{err}");
 }
 
+#[test]
+fn a_second_broker_on_the_same_port_is_refused_not_sharing_it() {
+    // SO_REUSEPORT alone would let both bind and split the connections between them.
+    let first = Broker::start(config(1)).unwrap();
+    let addr = first.local_addrs()[0];
+    let mut second = config(2);
+    second.listeners[0].addr = addr;
+    let err = Broker::start(second).unwrap_err();
+    assert!(err.to_string().contains("cannot bind"), "{err}");
+    first.shutdown().unwrap();
+    // Once the first has gone, the port can be bound again at once.
+    let mut again = config(1);
+    again.listeners[0].addr = addr;
+    let third = Broker::start(again).unwrap();
+    assert_eq!(third.local_addrs()[0], addr);
+    third.shutdown().unwrap();
+}
+
 /// Run by `missing_locked_memory_is_reported_as_an_error` in a child process whose
 /// RLIMIT_MEMLOCK is below what glommio needs; does nothing otherwise.
 #[test]
