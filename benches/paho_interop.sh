@@ -81,8 +81,9 @@ start_broker() { # $1 = ringmq | mosquitto, $2 = log file
     for _ in $(seq 50); do port_busy || break; sleep 0.2; done
     if [[ $LAST_BROKER != "$1" ]]; then
       # Connections the previous broker closed first sit in TIME_WAIT on :1883 for 60 s.
-      # Linux lets a new listener bind over them only when both set SO_REUSEADDR, or both
-      # SO_REUSEPORT: ringmq sets only SO_REUSEPORT and Mosquitto only SO_REUSEADDR.
+      # Linux lets a new listener bind over them only when the old and the new socket both
+      # set SO_REUSEADDR (or both SO_REUSEPORT, same user); ringmq before e027497 set only
+      # SO_REUSEPORT, Mosquitto only SO_REUSEADDR.
       for _ in $(seq 90); do
         [[ -z $(ss -tanH state time-wait '( sport = :1883 )' 2>/dev/null) ]] && break
         sleep 1
@@ -171,6 +172,7 @@ fi
 
 echo "suite: $SUITE ($(git -C "$SUITE" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
 echo "ringmq: $(git -C "$ROOT" rev-parse --short HEAD) $(git -C "$ROOT" status --porcelain | grep -q . && echo '(dirty)')"
+echo "ringmq binary: $RINGMQ_BIN ($(date -u -r "$RINGMQ_BIN" +%FT%TZ 2>/dev/null || echo missing))"
 echo "logs: $OUT"
 for b in "${BROKERS[@]}"; do
   run_file "$b" client_test
