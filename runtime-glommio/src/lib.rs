@@ -47,9 +47,10 @@
 //! socket, an empty read buffer and write slot), a control block in the shard's table, and
 //! glommio's pending readiness poll; input is read into one 64 KiB scratch buffer per
 //! executor and only a partial packet's tail is kept. Measured with `examples/idle_rss.rs`
-//! (release, v5 clients after CONNACK): about 4.5 KiB of RSS per idle connection at 2,000
-//! connections and 4.0 KiB at 9,000, of which about 2.9 KiB is mqtt-core's connection and
-//! session state.
+//! (release, v5 clients after CONNACK), and with `benches/idle_conns.py` at 10,000
+//! connections: about 1.8 KiB of RSS per idle connection, of which about 0.8 KiB is
+//! mqtt-core's connection and session state, ~0.5 KiB glommio's readiness poll record and
+//! ~0.4 KiB the task and control block (`BENCHMARKS.md`).
 
 mod conn;
 mod fd;
@@ -144,11 +145,7 @@ impl Broker {
     /// shard accepts connections.
     pub fn start(config: BrokerConfig) -> io::Result<BrokerHandle> {
         let cpus = online_cpus();
-        let n = if config.shards == 0 {
-            std::thread::available_parallelism().map_or(cpus.len(), usize::from)
-        } else {
-            config.shards
-        };
+        let n = config.effective_shards();
         let count = u16::try_from(n)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many shards"))?;
         let clock = Clock::new(Instant::now());
