@@ -146,6 +146,7 @@ struct RuntimeFile {
     io_memory: Option<usize>,
     shutdown_timeout_ms: Option<u64>,
     channel_capacity: Option<usize>,
+    park_idle_ms: Option<u64>,
 }
 
 /// Refuses values below `min` for `key`.
@@ -216,6 +217,7 @@ impl FileConfig {
             shutdown_timeout_ms: r.shutdown_timeout_ms.unwrap_or(rd.shutdown_timeout_ms),
             channel_capacity: at_least("runtime.channel_capacity", r.channel_capacity, 1, "")?
                 .unwrap_or(rd.channel_capacity),
+            park_idle_ms: r.park_idle_ms.unwrap_or(rd.park_idle_ms),
         };
         Ok(BrokerConfig {
             listeners,

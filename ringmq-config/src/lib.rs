@@ -74,6 +74,10 @@ pub struct RuntimeConfig {
     pub shutdown_timeout_ms: u64,
     /// Capacity of each channel between two shards, in messages.
     pub channel_capacity: usize,
+    /// A connection with nothing to read or write for this long, in milliseconds, is parked:
+    /// the runtime keeps only its socket, watched by one epoll set per shard, and frees its
+    /// task and readiness poll until it has input or output again (0: never park).
+    pub park_idle_ms: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -82,6 +86,7 @@ impl Default for RuntimeConfig {
             io_memory: 64 * 1024,
             shutdown_timeout_ms: 5_000,
             channel_capacity: 1024,
+            park_idle_ms: 2_000,
         }
     }
 }

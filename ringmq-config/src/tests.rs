@@ -51,6 +51,7 @@ fn every_section_sets_its_values() {
         subscribe_denied_reason = "unspecified"
         [runtime]
         channel_capacity = 16
+        park_idle_ms = 0
         "#,
     );
     assert_eq!(cfg.shards, 3);
@@ -82,6 +83,7 @@ fn every_section_sets_its_values() {
         mqtt_proto::SubAckReasonCode::UnspecifiedError
     );
     assert_eq!(cfg.runtime.channel_capacity, 16);
+    assert_eq!(cfg.runtime.park_idle_ms, 0);
     // Untouched keys keep mqtt-core's defaults.
     let d = mqtt_core::Config::default();
     assert_eq!(c.max_inflight, d.max_inflight);

@@ -6,7 +6,8 @@
 //! empty write slot), a [`ConnCtl`] in the shard's table, and glommio's pending readiness
 //! poll. Input is read into the shared scratch buffer and only the unconsumed tail of a
 //! partial packet is kept (in an allocation of its own size), so an idle connection holds no
-//! read buffer.
+//! read buffer. Once idle for `runtime.park_idle_ms` the task ends and leaves only the
+//! descriptor in the table (`park.rs`).
 
 use core::cell::Cell;
 use core::future::{poll_fn, Future};
@@ -67,6 +68,12 @@ pub(crate) struct ConnCtl {
     pub(crate) end: Cell<Option<End>>,
     /// The executor is stopping: drop the connection now, whatever its state.
     pub(crate) abort: Cell<bool>,
+    /// The task read, wrote or resumed since the last sweep of idle connections.
+    active: Cell<bool>,
+    /// Sweeps in a row that found it quiet.
+    quiet: Cell<u8>,
+    /// The sweep asks it to park.
+    park: Cell<bool>,
 }
 
 impl core::fmt::Debug for ConnCtl {
@@ -85,6 +92,31 @@ impl ConnCtl {
             w.wake();
         }
     }
+
+    /// One sweep of idle connections: after two sweeps in a row without activity, asks the
+    /// task to park (it does if it has nothing pending) and wakes it.
+    pub(crate) fn sweep(&self) {
+        if self.active.replace(false) {
+            self.quiet.set(0);
+            return;
+        }
+        let quiet = self.quiet.get().saturating_add(1);
+        self.quiet.set(quiet);
+        if quiet >= 2 && !self.park.get() {
+            self.park.set(true);
+            self.wake();
+        }
+    }
+}
+
+/// How a connection's service by its task ends.
+enum Step {
+    /// The shard ended it.
+    End(End),
+    /// The shard forgot it without saying how.
+    Gone,
+    /// Idle: park it.
+    Park,
 }
 
 /// The socket and buffers of one connection.
@@ -161,24 +193,35 @@ impl Future for ConnTask {
             }
             match &mut this.state {
                 TaskState::Serving(conn) => {
-                    let Poll::Ready(end) = conn.drive(&this.ctx, &this.ctl, cx) else {
+                    let Poll::Ready(step) = conn.drive(&this.ctx, &this.ctl, cx) else {
                         return Poll::Pending;
                     };
+                    if matches!(step, Step::Park) {
+                        if this.ctx.park(conn.id, &conn.stream) {
+                            // The shard's table holds the descriptor now; dropping the glommio
+                            // socket closes only glommio's duplicate.
+                            this.ended = true;
+                            this.state = TaskState::Done;
+                            return Poll::Ready(());
+                        }
+                        // Could not park: go on serving (the wakers are registered).
+                        return Poll::Pending;
+                    }
                     let TaskState::Serving(conn) =
                         core::mem::replace(&mut this.state, TaskState::Done)
                     else {
                         return this.finish();
                     };
-                    match end {
-                        Some(End::Close(last)) => {
+                    match step {
+                        Step::End(End::Close(last)) => {
                             let closing = conn.close(this.ctx.clone(), last);
                             this.state = TaskState::Closing(Box::pin(closing));
                         }
-                        Some(End::Handover(to, buffered)) => {
+                        Step::End(End::Handover(to, buffered)) => {
                             conn.hand_over(&this.ctx, to, buffered);
                             return this.finish();
                         }
-                        None => {
+                        Step::Gone | Step::Park => {
                             debug!(shard = this.ctx.id.0, conn = conn.id.0, "connection gone");
                             return this.finish();
                         }
@@ -211,15 +254,15 @@ impl Conn {
     }
 
     /// Moves the connection forward as far as it can go without waiting; ready with how its
-    /// service ends (`None`: the shard forgot it without saying how).
-    fn drive(&mut self, ctx: &ShardCtx, ctl: &ConnCtl, cx: &mut Context<'_>) -> Poll<Option<End>> {
+    /// service by this task ends.
+    fn drive(&mut self, ctx: &ShardCtx, ctl: &ConnCtl, cx: &mut Context<'_>) -> Poll<Step> {
         for _ in 0..BUDGET {
             if let Some(end) = ctl.end.take() {
-                return Poll::Ready(Some(end));
+                return Poll::Ready(Step::End(end));
             }
             if self.read_closed || self.write_failed {
                 // The shard was told; it answers with `Close`, checked above.
-                return Poll::Ready(None);
+                return Poll::Ready(Step::Gone);
             }
             let wrote = self.poll_write_side(ctx, ctl, cx);
             let resumed = ctl.resume.replace(false);
@@ -229,11 +272,36 @@ impl Conn {
             let read = self.poll_read_side(ctx, cx);
             if !(wrote || resumed || read) {
                 ctl.waker.set(Some(cx.waker().clone()));
+                // A request from before the last activity is dropped: the sweeps ask again.
+                if ctl.park.replace(false) && !ctl.active.get() && self.may_park(ctx, ctl) {
+                    return Poll::Ready(Step::Park);
+                }
                 return Poll::Pending;
             }
+            ctl.active.set(true);
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Whether nothing is pending either way, so that the connection may give up its task:
+    /// no input buffered (a partial packet, or paused input), no output taken or announced,
+    /// no end, and the broker not stopping.
+    fn may_park(&self, ctx: &ShardCtx, ctl: &ConnCtl) -> bool {
+        self.rx.is_empty()
+            && self.tx.is_empty()
+            && !ctl.tx_ready.get()
+            && !ctl.resume.get()
+            && !ctl.abort.get()
+            && !self.read_closed
+            && !self.write_failed
+            && !ctx.stopping()
+            && {
+                let end = ctl.end.take();
+                let none = end.is_none();
+                ctl.end.set(end);
+                none
+            }
     }
 
     /// Takes the shard's output when the previous write is done and writes it; true if it

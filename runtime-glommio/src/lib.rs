@@ -13,6 +13,10 @@
 //!   (`ShardCtx::dispatch` in `shard.rs`): they set flags on the connection's control block
 //!   and wake its task, or wake the sending task of a link;
 //! - one timer task sleeps until `poll_timeout` and calls `handle_timeout`;
+//! - a connection idle for `runtime.park_idle_ms` (2 s) is parked (`park.rs`): its task ends
+//!   and the shard keeps only its descriptor, in an epoll set that one plain thread per shard
+//!   waits on; input (reported by that thread) or output (found by the dispatch) serves it
+//!   again with a new task under the same `ConnId`;
 //! - one sending and one receiving task per other shard carry `ShardMsg` batches, handed-over
 //!   sockets and the shutdown marker over bounded `shared_channel`s (`link.rs`);
 //! - a control socket from the [`BrokerHandle`] starts the graceful shutdown.
@@ -43,18 +47,22 @@
 //! systemd), and raise the ring depth for deeper storage queues.
 //!
 //! # Memory per connection
-//! An idle connection costs the runtime its task (about 220 bytes of future: the glommio
-//! socket, an empty read buffer and write slot), a control block in the shard's table, and
-//! glommio's pending readiness poll; input is read into one 64 KiB scratch buffer per
-//! executor and only a partial packet's tail is kept. Measured with `examples/idle_rss.rs`
-//! (release, v5 clients after CONNACK), and with `benches/idle_conns.py` at 10,000
-//! connections: about 1.8 KiB of RSS per idle connection, of which about 0.8 KiB is
-//! mqtt-core's connection and session state, ~0.5 KiB glommio's readiness poll record and
-//! ~0.4 KiB the task and control block (`BENCHMARKS.md`).
+//! A connection being served costs the runtime its task (a 288-byte allocation: the future
+//! with the glommio socket, an empty read buffer and write slot), a 96-byte control block, and
+//! glommio's pending readiness poll (a 512-byte record); input is read into one 64 KiB
+//! scratch buffer per executor and only a partial packet's tail is kept. A parked connection
+//! costs the runtime only its slot in the shard's table (24 bytes plus the table's slack, about
+//! 50 bytes at 10,000 connections), so an idle v5 connection holds about 0.95 KiB of live heap
+//! instead of 1.75 KiB, nearly all of it mqtt-core's connection and session state
+//! (`examples/idle_rss.rs`, which counts live heap). Resident memory follows when the freed
+//! memory is reused (connections that arrive over longer than the idle time: 1.26 KiB per
+//! connection at 1,000 connections a second), not after a burst: the allocator keeps the pages
+//! of the burst's high-water mark (`BENCHMARKS.md`).
 
 mod conn;
 mod fd;
 mod link;
+mod park;
 mod shard;
 mod sync;
 
@@ -94,6 +102,10 @@ pub struct Counters {
     pub handed_over: u64,
     /// Handed-over connections their home shard adopted.
     pub adopted: u64,
+    /// Idle connections parked (task and glommio socket freed; see `runtime.park_idle_ms`).
+    pub parked: u64,
+    /// Parked connections served again (input, output, or their end).
+    pub unparked: u64,
 }
 
 /// The shards' shared [`Counters`].
@@ -102,6 +114,8 @@ pub(crate) struct SharedCounters {
     pub(crate) accepted: AtomicU64,
     pub(crate) handed_over: AtomicU64,
     pub(crate) adopted: AtomicU64,
+    pub(crate) parked: AtomicU64,
+    pub(crate) unparked: AtomicU64,
 }
 
 impl SharedCounters {
@@ -221,6 +235,8 @@ impl BrokerHandle {
             accepted: c.accepted.load(Ordering::Relaxed),
             handed_over: c.handed_over.load(Ordering::Relaxed),
             adopted: c.adopted.load(Ordering::Relaxed),
+            parked: c.parked.load(Ordering::Relaxed),
+            unparked: c.unparked.load(Ordering::Relaxed),
         }
     }
 

@@ -5,7 +5,8 @@ use core::net::SocketAddr;
 use core::time::Duration;
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::rc::Rc;
+use std::os::fd::OwnedFd;
+use std::rc::{Rc, Weak};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
@@ -20,6 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::conn::{Conn, ConnCtl, ConnTask, End};
 use crate::link::{self, Handover, LinkEnds, LinkOut};
+use crate::park::{self, Parking};
 use crate::sync::{self, Latch, Notify};
 use crate::SharedCounters;
 
@@ -84,15 +86,30 @@ pub(crate) struct ShardSpec {
     pub(crate) counters: Arc<SharedCounters>,
 }
 
+/// A connection in the shard's table.
+#[derive(Debug)]
+enum Slot {
+    /// Served by its task.
+    Live(Rc<ConnCtl>),
+    /// Parked: only its descriptor, in the epoll set (`park.rs`).
+    Parked(OwnedFd),
+}
+
 /// State shared by the tasks of one shard (all on one thread).
 #[derive(Debug)]
 pub(crate) struct ShardCtx {
     pub(crate) id: ShardId,
+    /// Itself, to spawn the task of a connection that wakes from parking.
+    me: Weak<ShardCtx>,
     /// The state machine. Borrowed only inside synchronous code, never across an await.
     shard: RefCell<Shard>,
     clock: Clock,
-    /// The live connections, by id.
-    conns: RefCell<AHashMap<ConnId, Rc<ConnCtl>>>,
+    /// The connections (served or parked), by id.
+    conns: RefCell<AHashMap<ConnId, Slot>>,
+    /// The epoll set of parked connections (`None`: parking is off).
+    parking: Option<Parking>,
+    /// The epoll thread stopped unexpectedly: park no more.
+    parking_failed: Cell<bool>,
     next_conn: Cell<u64>,
     /// Index = destination shard; `None` for this shard.
     links: Vec<Option<Rc<LinkOut>>>,
@@ -117,7 +134,7 @@ pub(crate) struct ShardCtx {
 }
 
 impl ShardCtx {
-    fn new(spec: &ShardSpec) -> Self {
+    fn new(spec: &ShardSpec, me: Weak<Self>, parking: Option<Parking>) -> Self {
         let config = &spec.config;
         let mut shard = Shard::with_shards(config.core.clone(), ShardId(spec.index), spec.count);
         shard.set_authenticator(config.authenticator());
@@ -127,9 +144,12 @@ impl ShardCtx {
             .collect();
         Self {
             id: ShardId(spec.index),
+            me,
             shard: RefCell::new(shard),
             clock: spec.clock,
             conns: RefCell::new(AHashMap::new()),
+            parking,
+            parking_failed: Cell::new(false),
             next_conn: Cell::new(0),
             links,
             timer_at: Cell::new(None),
@@ -208,10 +228,112 @@ impl ShardCtx {
         self.rearm_timer();
     }
 
+    /// Sets a flag on a connection's control block and wakes its task; a parked connection
+    /// wakes with the flag set.
     fn signal(&self, conn: ConnId, f: impl FnOnce(&ConnCtl)) {
-        if let Some(ctl) = self.conns.borrow().get(&conn) {
-            f(ctl);
-            ctl.wake();
+        let mut conns = self.conns.borrow_mut();
+        match conns.get(&conn) {
+            Some(Slot::Live(ctl)) => {
+                f(ctl);
+                ctl.wake();
+            }
+            Some(Slot::Parked(_)) => {
+                if let Some(Slot::Parked(fd)) = conns.remove(&conn) {
+                    drop(conns);
+                    self.unpark(conn, fd, f);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Parks an idle connection: keeps a duplicate of its descriptor in the table, in the
+    /// epoll set. False (and nothing changed) if parking is off or failed.
+    pub(crate) fn park(&self, id: ConnId, stream: &TcpStream) -> bool {
+        let Some(parking) = self.parking.as_ref().filter(|_| !self.parking_failed.get()) else {
+            return false;
+        };
+        let registered = crate::fd::dup(stream).and_then(|fd| {
+            parking.add(id, &fd)?;
+            Ok(fd)
+        });
+        match registered {
+            Ok(fd) => {
+                self.conns.borrow_mut().insert(id, Slot::Parked(fd));
+                SharedCounters::bump(&self.counters.parked);
+                true
+            }
+            Err(e) => {
+                // Retried at the next sweeps; at the descriptor limit this would repeat.
+                debug!(shard = self.id.0, conn = id.0, error = %e, "cannot park a connection");
+                false
+            }
+        }
+    }
+
+    /// The epoll set reports a parked connection readable (or closed): wake it.
+    pub(crate) fn input_ready(&self, id: ConnId) {
+        let mut conns = self.conns.borrow_mut();
+        if matches!(conns.get(&id), Some(Slot::Parked(_))) {
+            if let Some(Slot::Parked(fd)) = conns.remove(&id) {
+                drop(conns);
+                self.unpark(id, fd, |_| {});
+            }
+        }
+    }
+
+    /// Serves a parked connection again: out of the epoll set, adopted by glommio, with a
+    /// fresh control block (`f` sets its flags) and task.
+    fn unpark(&self, id: ConnId, fd: OwnedFd, f: impl FnOnce(&ConnCtl)) {
+        if let Some(parking) = &self.parking {
+            parking.remove(&fd);
+        }
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        let stream = crate::fd::adopt_tcp(fd);
+        let ctl = Rc::new(ConnCtl::default());
+        f(&ctl);
+        self.conns.borrow_mut().insert(id, Slot::Live(ctl.clone()));
+        SharedCounters::bump(&self.counters.unparked);
+        let task = ConnTask::new(Conn::new(id, stream, BytesMut::new()), me, ctl);
+        // Scheduled, not run at once as `spawn_local` would: this runs inside a dispatch, and
+        // the task's own dispatch would wake the next parked connection inside it, and so on
+        // (a fan-out to thousands of parked subscribers would overflow the stack).
+        let queue = glommio::executor().current_task_queue();
+        match glommio::spawn_local_into(task, queue) {
+            Ok(t) => {
+                t.detach();
+            }
+            // The dropped task has accounted for its connection (closed).
+            Err(e) => {
+                warn!(shard = self.id.0, conn = id.0, error = %e, "cannot schedule a woken connection")
+            }
+        }
+    }
+
+    /// The epoll thread is gone: wakes every parked connection and parks no more (they would
+    /// not learn of their input).
+    pub(crate) fn parking_failed(&self) {
+        self.parking_failed.set(true);
+        let parked: Vec<ConnId> = self
+            .conns
+            .borrow()
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Parked(_)))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in parked {
+            self.input_ready(id);
+        }
+    }
+
+    /// One sweep of idle connections (`park.rs`).
+    pub(crate) fn sweep(&self) {
+        for slot in self.conns.borrow().values() {
+            if let Slot::Live(ctl) = slot {
+                ctl.sweep();
+            }
         }
     }
 
@@ -261,7 +383,7 @@ impl ShardCtx {
     fn serve(self: &Rc<Self>, stream: TcpStream, peer: Option<SocketAddr>, rx: Option<BytesMut>) {
         let id = self.next_conn_id();
         let ctl = Rc::new(ConnCtl::default());
-        self.conns.borrow_mut().insert(id, ctl.clone());
+        self.conns.borrow_mut().insert(id, Slot::Live(ctl.clone()));
         let mut rx = rx;
         match &mut rx {
             None => self.with_shard(|s, now| s.handle_accept(id, peer, now)),
@@ -283,11 +405,23 @@ impl ShardCtx {
         }
     }
 
-    /// Ends every connection task at once (the executor is stopping).
+    /// Ends every connection task at once, and closes parked connections (the executor is
+    /// stopping).
     fn abort_all(&self) {
-        for ctl in self.conns.borrow().values() {
-            ctl.abort.set(true);
-            ctl.wake();
+        let mut parked = Vec::new();
+        self.conns.borrow_mut().retain(|id, slot| match slot {
+            Slot::Live(ctl) => {
+                ctl.abort.set(true);
+                ctl.wake();
+                true
+            }
+            Slot::Parked(_) => {
+                parked.push(*id);
+                false
+            }
+        });
+        for id in parked {
+            self.task_ended(id);
         }
     }
 
@@ -315,13 +449,28 @@ pub(crate) fn run_thread(spec: ShardSpec, io_memory: usize, ring_depth: usize, c
             return;
         }
     };
-    ex.run(main(spec));
+    if let Some(thread) = ex.run(main(spec)) {
+        thread.stop();
+    }
 }
 
 /// The executor's main future: binds, connects the links, serves until the control channel
-/// says stop (or closes), then shuts down gracefully.
-async fn main(spec: ShardSpec) {
-    let ctx = Rc::new(ShardCtx::new(&spec));
+/// says stop (or closes), then shuts down gracefully. Returns the epoll thread of parked
+/// connections, to be stopped once the executor is done.
+async fn main(spec: ShardSpec) -> Option<park::ParkThread> {
+    let idle = Duration::from_millis(spec.config.runtime.park_idle_ms);
+    let (parking, park_thread, from_thread) = if idle.is_zero() {
+        (None, None, None)
+    } else {
+        match park::start(spec.index) {
+            Ok((parking, thread, ours)) => (Some(parking), Some(thread), Some(ours)),
+            Err(e) => {
+                warn!(shard = spec.index, error = %e, "cannot park idle connections");
+                (None, None, None)
+            }
+        }
+    };
+    let ctx = Rc::new_cyclic(|me| ShardCtx::new(&spec, me.clone(), parking));
     let mut control = crate::fd::adopt_unix(spec.control);
     let mut listeners = Vec::with_capacity(spec.addrs.len());
     for addr in &spec.addrs {
@@ -330,7 +479,7 @@ async fn main(spec: ShardSpec) {
             Err(e) => {
                 let msg = format!("shard {}: cannot bind {addr}: {e}", spec.index);
                 let _ = spec.report.send(Report::Failed(io::Error::other(msg)));
-                return;
+                return park_thread;
             }
         }
     }
@@ -346,7 +495,7 @@ async fn main(spec: ShardSpec) {
     .await;
     let Some(connected) = connected else {
         debug!(shard = ctx.id.0, "stopped while starting");
-        return;
+        return park_thread;
     };
     let mut tasks = Vec::new();
     for (to, sender) in connected.senders {
@@ -367,6 +516,14 @@ async fn main(spec: ShardSpec) {
         )));
     }
     tasks.push(glommio::spawn_local(timer_task(ctx.clone())));
+    if let Some(ours) = from_thread {
+        let from_thread = crate::fd::adopt_unix(ours);
+        tasks.push(glommio::spawn_local(park::ready_task(
+            ctx.clone(),
+            from_thread,
+        )));
+        tasks.push(glommio::spawn_local(park::sweep_task(ctx.clone(), idle)));
+    }
     let accepting: Vec<_> = listeners
         .into_iter()
         .map(|l| glommio::spawn_local(accept_loop(ctx.clone(), l)))
@@ -383,6 +540,7 @@ async fn main(spec: ShardSpec) {
         t.cancel().await;
     }
     info!(shard = ctx.id.0, "shard stopped");
+    park_thread
 }
 
 /// Graceful shutdown of one shard (the steps of `BrokerHandle::shutdown`).

@@ -1,5 +1,5 @@
-//! Shutdown releases every descriptor the broker opened: listeners, connections, handed-over
-//! sockets, and glommio's own.
+//! Shutdown releases every descriptor the broker opened: listeners, connections (parked ones
+//! too), handed-over sockets, the epoll sets of parked connections, and glommio's own.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,15 +13,16 @@ use std::time::Duration;
 
 use common::*;
 use mqtt_proto::QoS;
+use runtime_glommio::Broker;
 
-/// Open sockets and io_uring instances of this process. (glommio itself keeps one eventfd
-/// per executor it ever started, so other descriptors are not counted.)
+/// Open sockets, io_uring instances and epoll sets of this process. (glommio itself keeps one
+/// eventfd per executor it ever started, so other descriptors are not counted.)
 fn open_fds() -> Vec<String> {
     let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
         .unwrap()
         .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
         .map(|l| l.to_string_lossy().into_owned())
-        .filter(|l| l.starts_with("socket:") || l.contains("io_uring"))
+        .filter(|l| l.starts_with("socket:") || l.contains("io_uring") || l.contains("eventpoll"))
         .collect();
     fds.sort();
     fds
@@ -37,13 +38,17 @@ fn shutdown_closes_every_socket_and_descriptor() {
     idle.shutdown().unwrap();
     assert!(std::net::TcpStream::connect(a).is_err(), "listener closed");
     for shards in [1, 2] {
-        let broker = start(shards);
+        let mut config = config(shards);
+        config.runtime.park_idle_ms = 50;
+        let broker = Broker::start(config).unwrap();
         let a = addr(&broker);
         let mut clients: Vec<Client> = (0..10)
             .map(|i| Client::connect(a, &format!("fd-{shards}-{i}"), V5))
             .collect();
         clients[0].subscribe("fd/t", QoS::AtLeastOnce);
-        // Some connections end before the shutdown, the others with it.
+        // Every connection parks; then some end while parked, the others with the shutdown.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(broker.counters().parked, 10, "{:?}", broker.counters());
         for c in clients.drain(5..) {
             c.drop_abruptly();
         }
