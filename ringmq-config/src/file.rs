@@ -147,6 +147,7 @@ struct RuntimeFile {
     shutdown_timeout_ms: Option<u64>,
     channel_capacity: Option<usize>,
     park_idle_ms: Option<u64>,
+    spin_before_park_us: Option<u64>,
 }
 
 /// Refuses values below `min` for `key`.
@@ -160,6 +161,21 @@ fn at_least<T: PartialOrd + Copy + core::fmt::Display>(
         Some(v) if v < min => Err(ConfigError::invalid(
             key,
             format!("{v} (must be at least {min}{why})"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Refuses values above `max` for `key`.
+fn at_most<T: PartialOrd + Copy + core::fmt::Display>(
+    key: &str,
+    value: Option<T>,
+    max: T,
+) -> Result<Option<T>, ConfigError> {
+    match value {
+        Some(v) if v > max => Err(ConfigError::invalid(
+            key,
+            format!("{v} (must be at most {max})"),
         )),
         other => Ok(other),
     }
@@ -218,6 +234,12 @@ impl FileConfig {
             channel_capacity: at_least("runtime.channel_capacity", r.channel_capacity, 1, "")?
                 .unwrap_or(rd.channel_capacity),
             park_idle_ms: r.park_idle_ms.unwrap_or(rd.park_idle_ms),
+            spin_before_park_us: at_most(
+                "runtime.spin_before_park_us",
+                r.spin_before_park_us,
+                1_000_000,
+            )?
+            .unwrap_or(rd.spin_before_park_us),
         };
         Ok(BrokerConfig {
             listeners,

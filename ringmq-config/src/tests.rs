@@ -52,6 +52,7 @@ fn every_section_sets_its_values() {
         [runtime]
         channel_capacity = 16
         park_idle_ms = 0
+        spin_before_park_us = 50
         "#,
     );
     assert_eq!(cfg.shards, 3);
@@ -84,6 +85,7 @@ fn every_section_sets_its_values() {
     );
     assert_eq!(cfg.runtime.channel_capacity, 16);
     assert_eq!(cfg.runtime.park_idle_ms, 0);
+    assert_eq!(cfg.runtime.spin_before_park_us, 50);
     // Untouched keys keep mqtt-core's defaults.
     let d = mqtt_core::Config::default();
     assert_eq!(c.max_inflight, d.max_inflight);
@@ -128,6 +130,10 @@ fn bad_values_are_errors_naming_the_key() {
         (
             "[runtime]\nchannel_capacity = 0",
             "runtime.channel_capacity",
+        ),
+        (
+            "[runtime]\nspin_before_park_us = 1000001",
+            "runtime.spin_before_park_us",
         ),
     ] {
         let e = err(text);

@@ -2,7 +2,7 @@
 //! one [`mqtt_core::Shard`].
 //!
 //! # Shape
-//! [`Broker::start`] starts one thread per shard, pinned to CPU `i % ncpus`, each running a
+//! [`Broker::start`] starts one thread per shard, pinned to the `i % n`-th of the `n` CPUs the process may run on (its affinity mask: `taskset`, cpusets), each running a
 //! glommio `LocalExecutor`. Every shard binds every listener with `SO_REUSEPORT` (shard 0
 //! first, so that port 0 resolves to one port that the others reuse) and the kernel spreads
 //! new connections over them. On each executor:
@@ -341,15 +341,49 @@ fn memlock_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// The online CPUs, in order (CPU 0 alone if they cannot be read).
+/// The CPUs shards may be pinned to, in order: the online CPUs that the process is allowed to
+/// run on (its affinity mask, as set by `taskset`, a cgroup cpuset or systemd's
+/// `CPUAffinity=`), or every online CPU if the mask cannot be read; CPU 0 alone if nothing
+/// can be read.
 fn online_cpus() -> Vec<usize> {
     let mut cpus: Vec<usize> = glommio::CpuSet::online()
         .map(|set| set.iter().map(|l| l.cpu).collect())
         .unwrap_or_default();
     cpus.sort_unstable();
     cpus.dedup();
+    if let Ok(allowed) = rustix::thread::sched_getaffinity(None) {
+        let within: Vec<usize> = cpus
+            .iter()
+            .copied()
+            .filter(|&c| allowed.is_set(c))
+            .collect();
+        if !within.is_empty() {
+            cpus = within;
+        }
+    }
     if cpus.is_empty() {
         cpus.push(0);
     }
     cpus
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::online_cpus;
+
+    /// Shards are pinned within the process's affinity mask (`taskset -c 1 ringmq` puts every
+    /// shard on CPU 1), not to CPU `i` whatever the mask says.
+    #[test]
+    fn shard_cpus_stay_within_the_affinity_mask() {
+        let all = online_cpus();
+        let last = *all.last().unwrap();
+        let before = rustix::thread::sched_getaffinity(None).unwrap();
+        let mut only = rustix::thread::CpuSet::new();
+        only.set(last);
+        rustix::thread::sched_setaffinity(None, &only).unwrap();
+        let within = online_cpus();
+        rustix::thread::sched_setaffinity(None, &before).unwrap();
+        assert_eq!(within, vec![last]);
+    }
 }

@@ -439,7 +439,10 @@ pub(crate) fn run_thread(spec: ShardSpec, io_memory: usize, ring_depth: usize, c
     let builder = glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(cpu))
         .name(&format!("ringmq-shard-{}", spec.index))
         .io_memory(io_memory)
-        .ring_depth(ring_depth);
+        .ring_depth(ring_depth)
+        .spin_before_park(Duration::from_micros(
+            spec.config.runtime.spin_before_park_us,
+        ));
     let ex = match builder.make() {
         Ok(ex) => ex,
         Err(e) => {
