@@ -2,8 +2,9 @@
 //! one [`mqtt_core::Shard`].
 //!
 //! # Shape
-//! [`Broker::start`] starts one thread per shard, pinned to the `i % n`-th of the `n` CPUs the process may run on (its affinity mask: `taskset`, cpusets), each running a
-//! glommio `LocalExecutor`. Every shard binds every listener with `SO_REUSEPORT` (shard 0
+//! [`Broker::start`] starts one thread per shard, pinned to the `i % n`-th of the `n` CPUs
+//! the process may run on (its affinity mask: `taskset`, cpusets), each running a glommio
+//! `LocalExecutor`. Every shard binds every listener with `SO_REUSEPORT` (shard 0
 //! first, so that port 0 resolves to one port that the others reuse) and the kernel spreads
 //! new connections over them. On each executor:
 //!
