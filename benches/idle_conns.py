@@ -4,7 +4,13 @@ reading its CONNACK, holds them idle, and reports the broker's resident memory (
 /proc/PID/status) before, while they are open, and after they are closed.
 
     benches/idle_conns.py --port P --pid PID [--count 10000] [--version 5|4|3]
-                          [--keepalive 0] [--settle 3] [--host 127.0.0.1] [--json]
+                          [--keepalive 0] [--settle 3] [--rate 0] [--batch 200]
+                          [--host 127.0.0.1] [--json]
+
+--rate R opens the connections at R a second (in batches of --batch) instead of as fast as
+possible: a burst measures the broker's high-water mark, a paced run what an idle connection
+holds once a broker has settled (ringmq parks idle connections after `runtime.park_idle_ms`,
+and memory freed between other allocations is only reused by later connections).
 
 --version 5 (default) is MQTT 5.0, 4 is 3.1.1, 3 is 3.1. Every connection uses a distinct
 client identifier, clean start / clean session and no Session Expiry, so closing it frees its
@@ -128,6 +134,12 @@ def open_connections(args):
     socks = []
     t0 = time.monotonic()
     for start in range(0, args.count, args.batch):
+        if args.rate > 0:
+            # Paced: batch k starts no earlier than k * batch / rate seconds in.
+            due = t0 + start / args.rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
         pending = []
         for i in range(start, min(start + args.batch, args.count)):
             s = socket.create_connection((args.host, args.port), timeout=30)
@@ -151,6 +163,8 @@ def main():
     ap.add_argument("--version", type=int, choices=(3, 4, 5), default=5)
     ap.add_argument("--keepalive", type=int, default=0, help="seconds (0: none)")
     ap.add_argument("--batch", type=int, default=200, help="CONNECTs in flight at once")
+    ap.add_argument("--rate", type=float, default=0,
+                    help="connections per second, opened in paced batches (0: as fast as possible)")
     ap.add_argument("--settle", type=float, default=3.0, help="seconds to wait before reading RSS")
     ap.add_argument("--json", action="store_true", help="also print one JSON line")
     args = ap.parse_args()
