@@ -5,11 +5,13 @@
 #
 #   benches/paho_interop.sh PATH_TO_SUITE [--no-mosquitto] [--only ringmq|mosquitto]
 #                                         [--timeout SECS] [--out DIR] [--tests 'NAME ...']
+#                                         [--runtime glommio|tokio]
 #
 # PATH_TO_SUITE is a checkout of paho.mqtt.testing (or its interoperability/ folder); this
 # script neither fetches nor builds it. ringmq is started from $RINGMQ_BIN (default
 # target/release/ringmq, built with `cargo build --release --bin ringmq` when missing) with
-# paho.toml. client_test.py is hard-wired to localhost:1883, so each broker in turn listens on
+# paho.toml, on the runtime `--runtime` names (passed on as `ringmq --runtime`; default: the
+# binary's default, glommio on Linux). client_test.py is hard-wired to localhost:1883, so each broker in turn listens on
 # 127.0.0.1:1883, which must be free.
 #
 # Each test runs in its own python process (`client_test5.py Test.test_x`) under a timeout:
@@ -18,7 +20,7 @@
 # Prints one line per test and the pass counts; exits 0 when every ringmq test passed.
 set -euo pipefail
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [[ $# -ge 1 ]] || usage
 SUITE=$1; shift
 [[ -d $SUITE/interoperability ]] && SUITE=$SUITE/interoperability
@@ -33,6 +35,7 @@ TIMEOUT=120
 OUT=""
 ONLY=""
 TESTS=""
+RUNTIME=""
 MOSQUITTO=1
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -41,6 +44,7 @@ while [[ $# -gt 0 ]]; do
     --timeout) TIMEOUT=$2; shift ;;
     --out) OUT=$2; shift ;;
     --tests) TESTS=$2; shift ;;
+    --runtime) RUNTIME=$2; shift ;;
     *) usage ;;
   esac
   shift
@@ -96,7 +100,8 @@ start_broker() { # $1 = ringmq | mosquitto, $2 = log file
     fi
     case $1 in
       ringmq)
-        RUST_LOG=${RUST_LOG:-warn} "$RINGMQ_BIN" --config "$CONFIG" >"$2" 2>&1 &
+        RUST_LOG=${RUST_LOG:-warn} "$RINGMQ_BIN" --config "$CONFIG" \
+          ${RUNTIME:+--runtime "$RUNTIME"} >"$2" 2>&1 &
         ;;
       mosquitto)
         # The same behaviour paho.toml asks of ringmq, as far as Mosquitto can express it.
@@ -172,7 +177,7 @@ fi
 
 echo "suite: $SUITE ($(git -C "$SUITE" rev-parse --short HEAD 2>/dev/null || echo 'no git'))"
 echo "ringmq: $(git -C "$ROOT" rev-parse --short HEAD) $(git -C "$ROOT" status --porcelain | grep -q . && echo '(dirty)')"
-echo "ringmq binary: $RINGMQ_BIN ($(date -u -r "$RINGMQ_BIN" +%FT%TZ 2>/dev/null || echo missing))"
+echo "ringmq binary: $RINGMQ_BIN ($(date -u -r "$RINGMQ_BIN" +%FT%TZ 2>/dev/null || echo missing)), runtime: ${RUNTIME:-default}"
 echo "logs: $OUT"
 for b in "${BROKERS[@]}"; do
   run_file "$b" client_test

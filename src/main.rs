@@ -1,5 +1,6 @@
-//! `ringmq`: the broker binary. Without a subcommand it runs the broker on the glommio
-//! runtime; `decode` prints hex-encoded packets and `hash-password` makes password hashes for
+//! `ringmq`: the broker binary. Without a subcommand it runs the broker, on the glommio
+//! runtime by default on Linux (falling back to tokio where io_uring is unavailable) and on
+//! tokio elsewhere (`--runtime` picks); `decode` prints hex-encoded packets and `hash-password` makes password hashes for
 //! `[[auth.users]]`.
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -7,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 mod decode;
 mod serve;
@@ -32,8 +33,31 @@ struct Cli {
     /// Let clients without a user name connect, whatever the listeners.
     #[arg(long)]
     allow_anonymous: bool,
+    /// The runtime that drives the shards. Default: glommio on Linux (tokio if io_uring is
+    /// unavailable there), tokio elsewhere.
+    #[arg(long, value_enum, value_name = "RUNTIME")]
+    runtime: Option<Runtime>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// The runtimes the broker can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Runtime {
+    /// io_uring, one executor per core (Linux only).
+    Glommio,
+    /// epoll/kqueue/IOCP, one current-thread tokio runtime per shard.
+    Tokio,
+}
+
+impl Runtime {
+    /// The name `--runtime` takes.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Glommio => "glommio",
+            Self::Tokio => "tokio",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +88,7 @@ fn main() -> ExitCode {
             shards: cli.shards,
             log: cli.log,
             allow_anonymous: cli.allow_anonymous,
+            runtime: cli.runtime,
         }),
     }
 }

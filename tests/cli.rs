@@ -95,7 +95,7 @@ impl Broker {
                 panic!("no listening line from ringmq: {e:?}")
             });
             if let Some(rest) = line.split("listening on ").nth(1) {
-                assert!(rest.contains("(mqtt, 2 shards)"), "{line}");
+                assert!(rest.contains("(mqtt, 2 shards, "), "{line}");
                 break rest.split(' ').next().unwrap().parse().unwrap();
             }
         };
@@ -297,6 +297,70 @@ fn listen_connack_then_sigterm_sends_disconnect_0x8b_and_exits_0() {
         other => panic!("expected DISCONNECT 0x8B, got {other:?}"),
     }
     assert!(status.success(), "exit {status:?}; log:\n{}", broker.log());
+}
+
+#[test]
+fn runtime_tokio_serves_a_message_and_stops_on_sigterm() {
+    let mut broker = Broker::start(&["--runtime", "tokio"]);
+    let (mut sub, _) = Client::connect(broker.addr, "cli-tokio-sub", None);
+    assert_eq!(sub.subscribe("cli/tokio"), SubAckReasonCode::GrantedQoS1);
+    let (mut publisher, _) = Client::connect(broker.addr, "cli-tokio-pub", None);
+    publisher.send(&Packet::Publish(mqtt_proto::Publish {
+        dup: false,
+        qos_pid: mqtt_proto::QosPid::AtMostOnce,
+        retain: false,
+        topic: "cli/tokio".into(),
+        payload: mqtt_proto::Bytes::from_static(b"on tokio"),
+        properties: mqtt_proto::PublishProperties::default(),
+    }));
+    match sub.recv() {
+        Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"on tokio"),
+        other => panic!("expected PUBLISH, got {other:?}"),
+    }
+    let status = broker.terminate(Duration::from_secs(10));
+    match sub.recv() {
+        Some(Packet::Disconnect(d)) => {
+            assert_eq!(d.reason_code, DisconnectReasonCode::ServerShuttingDown);
+        }
+        other => panic!("expected DISCONNECT 0x8B, got {other:?}"),
+    }
+    let log = broker.log();
+    assert!(status.success(), "exit {status:?}; log:\n{log}");
+}
+
+#[test]
+fn the_startup_line_names_the_runtime() {
+    for (args, name) in [
+        (&["--runtime", "tokio"][..], "tokio runtime"),
+        (&["--runtime", "glommio"][..], "glommio runtime"),
+    ] {
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--shards", "1"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = forward_lines(child.stderr.take().unwrap());
+        let line = loop {
+            let line = lines.recv_timeout(Duration::from_secs(30)).unwrap();
+            if line.contains("listening on ") {
+                break line;
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(line.contains(name), "{line}");
+    }
+}
+
+#[test]
+fn a_bad_runtime_exits_2_naming_the_choices() {
+    let (status, _, err) = run(&["--runtime", "uring", "--listen", "127.0.0.1:0"], "");
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("--runtime"), "{err}");
+    assert!(err.contains("glommio") && err.contains("tokio"), "{err}");
 }
 
 #[test]

@@ -1,5 +1,9 @@
 //! Shared harness of the end-to-end suite: brokers, unique names, and client wrappers.
 //!
+//! Every scenario runs on both runtimes, glommio and tokio ([`Runtime`]): the `scenario!`
+//! macro sets the runtime of the test's thread, and [`shared_broker`] and [`start_broker`]
+//! start brokers on it ([`shared_broker_on`] and [`start_broker_on`] take it explicitly).
+//!
 //! Each glommio executor locks memory (8 MiB per process here), so a test binary shares one
 //! broker per shard count ([`shared_broker`]) and starts dedicated brokers
 //! ([`start_broker`]) only for tests that need their own configuration or stop the broker.
@@ -11,13 +15,74 @@ pub mod raw;
 pub mod v3;
 pub mod v5;
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use ringmq_config::{BrokerConfig, ListenerConfig};
-pub use runtime_glommio::{Broker, BrokerHandle};
+
+/// The runtime a broker runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// `runtime-glommio` (Linux, io_uring).
+    Glommio,
+    /// `runtime-tokio`.
+    Tokio,
+}
+
+thread_local! {
+    /// The runtime of the scenario running on this thread (set by `scenario!`).
+    static RUNTIME: Cell<Runtime> = const { Cell::new(Runtime::Tokio) };
+}
+
+/// Sets the runtime that [`shared_broker`] and [`start_broker`] use on this thread.
+pub fn set_runtime(rt: Runtime) {
+    RUNTIME.with(|c| c.set(rt));
+}
+
+/// The runtime of the scenario running on this thread.
+pub fn runtime() -> Runtime {
+    RUNTIME.with(Cell::get)
+}
+
+/// A running broker on either runtime.
+#[derive(Debug)]
+pub enum BrokerHandle {
+    #[cfg(target_os = "linux")]
+    Glommio(runtime_glommio::BrokerHandle),
+    Tokio(runtime_tokio::BrokerHandle),
+}
+
+impl BrokerHandle {
+    /// The bound address of each listener.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Glommio(h) => h.local_addrs(),
+            Self::Tokio(h) => h.local_addrs(),
+        }
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Glommio(h) => h.shard_count(),
+            Self::Tokio(h) => h.shard_count(),
+        }
+    }
+
+    /// Graceful shutdown (wills, DISCONNECT 0x8B, flush), joining the shard threads.
+    pub fn shutdown(self) -> std::io::Result<()> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Glommio(h) => h.shutdown(),
+            Self::Tokio(h) => h.shutdown(),
+        }
+    }
+}
 
 /// How long a test waits for something that should happen promptly.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -25,10 +90,11 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// How long a test watches for something that must not happen.
 pub const QUIET: Duration = Duration::from_millis(400);
 
-/// Runs one scenario twice, with a 1-shard and a 2-shard broker: expands
-/// `scenario!(async fn name(shards) { .. })` to a module `name` with the tests `one_shard` and
-/// `two_shards`, each on a fresh current-thread tokio runtime. (Declare `#[macro_use] mod
-/// common;`.)
+/// Runs one scenario four times: on glommio and on tokio, each with a 1-shard and a 2-shard
+/// broker. Expands `scenario!(async fn name(shards) { .. })` to a module `name` with the tests
+/// `glommio_one_shard`, `glommio_two_shards` (Linux only), `tokio_one_shard` and
+/// `tokio_two_shards`, each on a fresh current-thread tokio runtime, with the thread's
+/// [`Runtime`] set. (Declare `#[macro_use] mod common;`.)
 macro_rules! scenario {
     ($(#[$meta:meta])* async fn $name:ident($shards:ident) $body:block) => {
         $(#[$meta])*
@@ -38,13 +104,29 @@ macro_rules! scenario {
 
             async fn run($shards: usize) $body
 
+            #[cfg(target_os = "linux")]
             #[tokio::test]
-            async fn one_shard() {
+            async fn glommio_one_shard() {
+                crate::common::set_runtime(crate::common::Runtime::Glommio);
+                run(1).await;
+            }
+
+            #[cfg(target_os = "linux")]
+            #[tokio::test]
+            async fn glommio_two_shards() {
+                crate::common::set_runtime(crate::common::Runtime::Glommio);
+                run(2).await;
+            }
+
+            #[tokio::test]
+            async fn tokio_one_shard() {
+                crate::common::set_runtime(crate::common::Runtime::Tokio);
                 run(1).await;
             }
 
             #[tokio::test]
-            async fn two_shards() {
+            async fn tokio_two_shards() {
+                crate::common::set_runtime(crate::common::Runtime::Tokio);
                 run(2).await;
             }
         }
@@ -66,12 +148,24 @@ pub fn config(shards: usize) -> BrokerConfig {
     cfg
 }
 
-/// Starts a dedicated broker; the caller shuts it down.
+/// Starts a dedicated broker on the scenario's runtime; the caller shuts it down.
 pub fn start_broker(cfg: BrokerConfig) -> (BrokerHandle, SocketAddr) {
+    start_broker_on(runtime(), cfg)
+}
+
+/// Starts a dedicated broker on `rt`; the caller shuts it down.
+pub fn start_broker_on(rt: Runtime, cfg: BrokerConfig) -> (BrokerHandle, SocketAddr) {
     let shards = cfg.shards;
-    let handle = match Broker::start(cfg) {
+    let started = match rt {
+        #[cfg(target_os = "linux")]
+        Runtime::Glommio => runtime_glommio::Broker::start(cfg).map(BrokerHandle::Glommio),
+        #[cfg(not(target_os = "linux"))]
+        Runtime::Glommio => panic!("glommio runs on Linux only"),
+        Runtime::Tokio => runtime_tokio::Broker::start(cfg).map(BrokerHandle::Tokio),
+    };
+    let handle = match started {
         Ok(h) => h,
-        Err(e) => panic!("Broker::start with {shards} shard(s) failed: {e}"),
+        Err(e) => panic!("{rt:?} Broker::start with {shards} shard(s) failed: {e}"),
     };
     let addr = *handle
         .local_addrs()
@@ -85,15 +179,25 @@ pub fn start_broker(cfg: BrokerConfig) -> (BrokerHandle, SocketAddr) {
     (handle, addr)
 }
 
-/// The broker with `shards` shards (1 or 2) shared by every test of this binary; it runs
-/// until the process exits.
+/// The broker on the scenario's runtime with `shards` shards (1 or 2) shared by every test
+/// of this binary; it runs until the process exits.
 pub fn shared_broker(shards: usize) -> SocketAddr {
-    static BROKERS: [OnceLock<SocketAddr>; 2] = [OnceLock::new(), OnceLock::new()];
+    shared_broker_on(runtime(), shards)
+}
+
+/// The broker on `rt` with `shards` shards (1 or 2) shared by every test of this binary; it
+/// runs until the process exits.
+pub fn shared_broker_on(rt: Runtime, shards: usize) -> SocketAddr {
+    static BROKERS: [[OnceLock<SocketAddr>; 2]; 2] = [
+        [OnceLock::new(), OnceLock::new()],
+        [OnceLock::new(), OnceLock::new()],
+    ];
     let cell = BROKERS
-        .get(shards - 1)
+        .get(rt as usize)
+        .and_then(|b| b.get(shards - 1))
         .expect("shared brokers exist for 1 and 2 shards");
     *cell.get_or_init(|| {
-        let (handle, addr) = start_broker(config(shards));
+        let (handle, addr) = start_broker_on(rt, config(shards));
         // Never shut down: the broker lives as long as the test process.
         std::mem::forget(handle);
         addr

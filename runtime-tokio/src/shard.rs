@@ -1,0 +1,568 @@
+//! One shard's thread: the [`ShardCtx`] its tasks share, the output dispatch, the timer task,
+//! the accept loops, and the main future on the thread's current-thread tokio runtime
+//! (startup, then graceful shutdown).
+
+use core::net::SocketAddr;
+use core::time::Duration;
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use ahash::AHashMap;
+use bytes::BytesMut;
+use mqtt_core::{AuthDecision, ConnId, Output, Shard, ShardId, ShardMsg, Timestamp};
+use mqtt_proto::ConnectReasonCode;
+use ringmq_config::BrokerConfig;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::conn::{Conn, ConnCtl, ConnTask, End};
+use crate::link::{self, Handover, LinkEnds, LinkOut};
+use crate::sync::{self, Latch, Notify};
+use crate::SharedCounters;
+
+/// Size of the per-shard read buffer every connection reads into.
+const SCRATCH_SIZE: usize = 64 * 1024;
+
+/// How long aborted connection tasks get to drop their sockets at the end of a shutdown.
+const ABORT_GRACE: Duration = Duration::from_millis(100);
+
+/// Backlog of each listening socket.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Pause after a failed `accept` (e.g. out of descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+/// The broker's clock: milliseconds since the broker started, from one monotonic origin shared
+/// by every shard.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    origin: Instant,
+}
+
+impl Clock {
+    pub(crate) fn new(origin: Instant) -> Self {
+        Self { origin }
+    }
+
+    /// Now, as the shards see it.
+    pub(crate) fn now(&self) -> Timestamp {
+        Timestamp(u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// The instant a timestamp stands for.
+    fn instant(&self, t: Timestamp) -> Instant {
+        self.origin + Duration::from_millis(t.0)
+    }
+}
+
+/// What a shard's thread reports to [`crate::Broker::start`].
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// Every listener is bound; the real addresses, in configuration order.
+    Bound(Vec<SocketAddr>),
+    /// Links are connected and the shard accepts connections.
+    Ready,
+    /// The shard could not start.
+    Failed(io::Error),
+}
+
+/// Everything a shard's thread needs to start.
+#[derive(Debug)]
+pub(crate) struct ShardSpec {
+    pub(crate) index: u16,
+    pub(crate) count: u16,
+    pub(crate) config: BrokerConfig,
+    /// Addresses to bind (for shards after the first, with the first shard's real ports).
+    pub(crate) addrs: Vec<SocketAddr>,
+    pub(crate) links: LinkEnds,
+    /// Becomes `true` (or its sender goes away) when the broker must stop.
+    pub(crate) control: watch::Receiver<bool>,
+    pub(crate) clock: Clock,
+    pub(crate) report: mpsc::Sender<Report>,
+    pub(crate) counters: Arc<SharedCounters>,
+}
+
+/// State shared by the tasks of one shard (all on one thread).
+#[derive(Debug)]
+pub(crate) struct ShardCtx {
+    pub(crate) id: ShardId,
+    /// The state machine. Borrowed only inside synchronous code, never across an await.
+    shard: RefCell<Shard>,
+    clock: Clock,
+    /// The live connections, by id.
+    conns: RefCell<AHashMap<ConnId, Rc<ConnCtl>>>,
+    next_conn: Cell<u64>,
+    /// Index = destination shard; `None` for this shard.
+    links: Vec<Option<Rc<LinkOut>>>,
+    /// The deadline the timer task sleeps until, and its wake-up to re-arm.
+    timer_at: Cell<Option<Timestamp>>,
+    timer_wake: Notify,
+    /// The per-shard read buffer (borrowed only within one poll).
+    pub(crate) scratch: RefCell<Vec<u8>>,
+    /// Stop reading a connection whose unconsumed input exceeds this.
+    pub(crate) max_rx: usize,
+    /// Set when shutdown begins: the accept loops stop.
+    stop: Latch,
+    /// When shutdown must be over (flushing included).
+    deadline: Cell<Option<Instant>>,
+    /// Connection tasks still running (closing ones included), and the wake-up at zero.
+    live: Cell<usize>,
+    idle: Notify,
+    /// Peers whose "wills done" marker has arrived.
+    wills_from: Cell<usize>,
+    wills_wake: Notify,
+    pub(crate) counters: Arc<SharedCounters>,
+}
+
+impl ShardCtx {
+    fn new(
+        index: u16,
+        count: u16,
+        config: &BrokerConfig,
+        clock: Clock,
+        counters: Arc<SharedCounters>,
+    ) -> Self {
+        let mut shard = Shard::with_shards(config.core.clone(), ShardId(index), count);
+        shard.set_authenticator(config.authenticator());
+        shard.set_acl(config.acl());
+        let links = (0..count)
+            .map(|i| (i != index).then(|| Rc::new(LinkOut::default())))
+            .collect();
+        Self {
+            id: ShardId(index),
+            shard: RefCell::new(shard),
+            clock,
+            conns: RefCell::new(AHashMap::new()),
+            next_conn: Cell::new(0),
+            links,
+            timer_at: Cell::new(None),
+            timer_wake: Notify::default(),
+            scratch: RefCell::new(vec![0; SCRATCH_SIZE]),
+            max_rx: usize::try_from(config.core.max_packet_size).unwrap_or(usize::MAX),
+            stop: Latch::default(),
+            deadline: Cell::new(None),
+            live: Cell::new(0),
+            idle: Notify::default(),
+            wills_from: Cell::new(0),
+            wills_wake: Notify::default(),
+            counters,
+        }
+    }
+
+    /// Now, on the broker's clock.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Whether shutdown has begun.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.is_set()
+    }
+
+    /// When shutdown must be over, if it has begun.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline.get()
+    }
+
+    /// Runs `f` on the shard, then dispatches its outputs.
+    pub(crate) fn with_shard<T>(&self, f: impl FnOnce(&mut Shard, Timestamp) -> T) -> T {
+        let now = self.now();
+        let out = f(&mut self.shard.borrow_mut(), now);
+        self.dispatch();
+        out
+    }
+
+    /// Drains `poll_output` and acts on each output; then re-arms the timer if the shard's
+    /// next deadline moved earlier.
+    pub(crate) fn dispatch(&self) {
+        loop {
+            let out = self.shard.borrow_mut().poll_output();
+            let Some(out) = out else { break };
+            match out {
+                Output::Transmit(c) => self.signal(c, |ctl| ctl.tx_ready.set(true)),
+                Output::ResumeRead(c) => self.signal(c, |ctl| ctl.resume.set(true)),
+                Output::Close { conn, last } => {
+                    self.signal(conn, |ctl| ctl.end.set(Some(End::Close(last))));
+                }
+                Output::Handover { conn, to, buffered } => {
+                    self.signal(conn, |ctl| ctl.end.set(Some(End::Handover(to, buffered))));
+                }
+                Output::PeerReady(to) => match self.link(to) {
+                    Some(l) => l.wake.notify(),
+                    None => warn!(shard = self.id.0, to = to.0, "output for an unknown shard"),
+                },
+                Output::Auth(req) => {
+                    // The configured authenticators answer at once; an asynchronous
+                    // authentication hook does not exist yet, so a deferred request is refused.
+                    warn!(
+                        shard = self.id.0,
+                        client = %req.client_id,
+                        "deferred authentication is not supported by this runtime: refused"
+                    );
+                    let now = self.now();
+                    self.shard.borrow_mut().handle_auth(
+                        req.conn,
+                        AuthDecision::Deny(ConnectReasonCode::ServerUnavailable),
+                        now,
+                    );
+                }
+            }
+        }
+        self.rearm_timer();
+    }
+
+    fn signal(&self, conn: ConnId, f: impl FnOnce(&ConnCtl)) {
+        if let Some(ctl) = self.conns.borrow().get(&conn) {
+            f(ctl);
+            ctl.wake();
+        }
+    }
+
+    fn rearm_timer(&self) {
+        let next = self.shard.borrow().poll_timeout();
+        let earlier = match (next, self.timer_at.get()) {
+            (Some(n), Some(armed)) => n < armed,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if earlier {
+            self.timer_wake.notify();
+        }
+    }
+
+    /// The sending side of the link to `to`.
+    pub(crate) fn link(&self, to: ShardId) -> Option<&Rc<LinkOut>> {
+        self.links.get(usize::from(to.0)).and_then(Option::as_ref)
+    }
+
+    /// What the outbox to `to` holds, as one message (outputs dispatched).
+    pub(crate) fn take_peer(&self, to: ShardId) -> Option<ShardMsg> {
+        self.with_shard(|s, _| s.take_peer(to))
+    }
+
+    /// A message from another shard.
+    pub(crate) fn handle_peer(&self, from: ShardId, msg: ShardMsg) {
+        self.with_shard(|s, now| s.handle_peer(from, msg, now));
+    }
+
+    /// A peer's wills have all arrived.
+    pub(crate) fn wills_done_from(&self, from: ShardId) {
+        debug!(shard = self.id.0, from = from.0, "wills done");
+        self.wills_from.set(self.wills_from.get() + 1);
+        self.wills_wake.notify();
+    }
+
+    /// A fresh connection id: this shard in the high 16 bits, a counter below.
+    fn next_conn_id(&self) -> ConnId {
+        let n = self.next_conn.get() + 1;
+        self.next_conn.set(n);
+        ConnId((u64::from(self.id.0) << 48) | (n & 0xFFFF_FFFF_FFFF))
+    }
+
+    /// Starts serving a socket: registers it, tells the shard (`accept` or `handover`), and
+    /// spawns its task.
+    fn serve(self: &Rc<Self>, stream: TcpStream, peer: Option<SocketAddr>, rx: Option<BytesMut>) {
+        let id = self.next_conn_id();
+        let ctl = Rc::new(ConnCtl::default());
+        self.conns.borrow_mut().insert(id, ctl.clone());
+        let mut rx = rx;
+        match &mut rx {
+            None => self.with_shard(|s, now| s.handle_accept(id, peer, now)),
+            Some(buf) => self.with_shard(|s, now| s.handle_handover(id, peer, buf, now)),
+        }
+        // An empty buffer gives its allocation back; a tail stays for the next read.
+        let rx = rx.filter(|b| !b.is_empty()).unwrap_or_default();
+        self.live.set(self.live.get() + 1);
+        let task = ConnTask::new(Conn::new(id, stream, rx), self.clone(), ctl);
+        drop(tokio::task::spawn_local(task));
+    }
+
+    /// A connection's task has ended (its connection is closed or moved).
+    pub(crate) fn task_ended(&self, id: ConnId) {
+        self.conns.borrow_mut().remove(&id);
+        self.live.set(self.live.get().saturating_sub(1));
+        if self.live.get() == 0 {
+            self.idle.notify();
+        }
+    }
+
+    /// Ends every connection task at once (the shard is stopping).
+    fn abort_all(&self) {
+        for ctl in self.conns.borrow().values() {
+            ctl.abort.set(true);
+            ctl.wake();
+        }
+    }
+
+    /// Adopts a connection handed over by another shard.
+    pub(crate) fn adopt(self: &Rc<Self>, h: Handover) {
+        let stream = match TcpStream::from_std(h.stream) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(shard = self.id.0, error = %e, "cannot adopt a handed-over socket: closed");
+                return;
+            }
+        };
+        SharedCounters::bump(&self.counters.adopted);
+        debug!(shard = self.id.0, peer = ?h.peer, "connection handed over");
+        self.serve(stream, h.peer, Some(h.buffered));
+    }
+}
+
+/// The thread of one shard: builds its runtime and runs it to the end.
+pub(crate) fn run_thread(spec: ShardSpec) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let err = io::Error::other(format!(
+                "shard {}: tokio runtime failed to start: {e}",
+                spec.index
+            ));
+            warn!("{err}");
+            let _ = spec.report.send(Report::Failed(err));
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, main(spec));
+    // Dropping the `LocalSet` drops the tasks still there (and the sockets they own).
+}
+
+/// Whether shard `index` binds the listeners: every shard on Linux (`SO_REUSEPORT` spreads
+/// the connections), only shard 0 elsewhere (it accepts everything; the core hands each
+/// connection over to its home shard).
+fn binds_listeners(index: u16) -> bool {
+    cfg!(target_os = "linux") || index == 0
+}
+
+/// The shard's main future: binds, serves until the control channel says stop (or its
+/// sender goes away), then shuts down gracefully.
+async fn main(spec: ShardSpec) {
+    let ShardSpec {
+        index,
+        count,
+        config,
+        addrs,
+        links,
+        mut control,
+        clock,
+        report,
+        counters,
+    } = spec;
+    let ctx = Rc::new(ShardCtx::new(index, count, &config, clock, counters));
+    let mut listeners = Vec::with_capacity(addrs.len());
+    if binds_listeners(index) {
+        for addr in &addrs {
+            match listen(*addr, index == 0) {
+                Ok(l) => listeners.push(l),
+                Err(e) => {
+                    let msg = format!("shard {index}: cannot bind {addr}: {e}");
+                    let _ = report.send(Report::Failed(io::Error::other(msg)));
+                    return;
+                }
+            }
+        }
+    }
+    let bound: Vec<SocketAddr> = listeners.iter().map(|l| l.1).collect();
+    let _ = report.send(Report::Bound(bound));
+
+    let timeout = Duration::from_millis(config.runtime.shutdown_timeout_ms);
+    let (senders, receivers) = links.into_parts();
+    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    for (to, sender) in senders {
+        if let Some(out) = ctx.link(to) {
+            tasks.push(tokio::task::spawn_local(link::send_task(
+                ctx.clone(),
+                to,
+                out.clone(),
+                sender,
+            )));
+        }
+    }
+    for (from, receiver) in receivers {
+        tasks.push(tokio::task::spawn_local(link::recv_task(
+            ctx.clone(),
+            from,
+            receiver,
+        )));
+    }
+    tasks.push(tokio::task::spawn_local(timer_task(ctx.clone())));
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|(l, _)| tokio::task::spawn_local(accept_loop(ctx.clone(), l)))
+        .collect();
+    let _ = report.send(Report::Ready);
+    info!(shard = ctx.id.0, "shard ready");
+
+    // `true`, or the sender gone, means stop.
+    let _ = control.wait_for(|stop| *stop).await;
+    shutdown(&ctx, count, timeout, accepting).await;
+    for t in &tasks {
+        t.abort();
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    info!(shard = ctx.id.0, "shard stopped");
+}
+
+/// Graceful shutdown of one shard (the steps of `BrokerHandle::shutdown`).
+async fn shutdown(
+    ctx: &Rc<ShardCtx>,
+    count: u16,
+    timeout: Duration,
+    accepting: Vec<JoinHandle<()>>,
+) {
+    let deadline = Instant::now() + timeout;
+    ctx.deadline.set(Some(deadline));
+    // (a) Stop accepting (the loops close their listeners).
+    ctx.stop.set();
+    for t in accepting {
+        let _ = t.await;
+    }
+    // (b) Publish the wills, then mark the end of them on every link.
+    ctx.with_shard(|s, now| s.shutdown_wills(now));
+    for out in ctx.links.iter().flatten() {
+        out.send_wills_done();
+    }
+    // (c) Once every peer's wills have arrived, close every connection.
+    let peers = usize::from(count.saturating_sub(1));
+    let all_wills = sync::until(deadline, async {
+        while ctx.wills_from.get() < peers {
+            ctx.wills_wake.notified().await;
+        }
+    })
+    .await;
+    if all_wills.is_none() {
+        warn!(
+            shard = ctx.id.0,
+            "shutdown: not every shard reported its wills in time"
+        );
+    }
+    // Our own markers must be in their channels before this shard stops and cancels the
+    // sending tasks, or a peer would wait for them until the deadline.
+    let sent = sync::until(deadline, async {
+        for out in ctx.links.iter().flatten() {
+            out.wills_delivered.wait().await;
+        }
+    })
+    .await;
+    if sent.is_none() {
+        warn!(
+            shard = ctx.id.0,
+            "shutdown: a wills-done marker was not sent in time"
+        );
+    }
+    ctx.with_shard(|s, now| s.shutdown_close(now));
+    // (d) Let the connections flush, within the bound.
+    let flushed = sync::until(deadline, async {
+        while ctx.live.get() > 0 {
+            ctx.idle.notified().await;
+        }
+    })
+    .await;
+    if flushed.is_none() {
+        warn!(
+            shard = ctx.id.0,
+            left = ctx.live.get(),
+            "shutdown: connections still flushing at the deadline are cut"
+        );
+        ctx.abort_all();
+        let _ = sync::until(Instant::now() + ABORT_GRACE, async {
+            while ctx.live.get() > 0 {
+                ctx.idle.notified().await;
+            }
+        })
+        .await;
+    }
+}
+
+/// Fires the shard's timers: sleeps until `poll_timeout`, woken early when a dispatch moves
+/// the deadline earlier.
+async fn timer_task(ctx: Rc<ShardCtx>) {
+    loop {
+        let next = ctx.shard.borrow().poll_timeout();
+        ctx.timer_at.set(next);
+        match next {
+            None => ctx.timer_wake.notified().await,
+            Some(at) if at > ctx.now() => {
+                let until = ctx.clock.instant(at);
+                tokio::select! {
+                    () = sync::sleep_until(until) => {}
+                    () = ctx.timer_wake.notified() => {}
+                }
+            }
+            Some(_) => {
+                ctx.timer_at.set(None);
+                ctx.with_shard(|s, now| s.handle_timeout(now));
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+/// Accepts connections on one listener until shutdown begins.
+async fn accept_loop(ctx: Rc<ShardCtx>, listener: tokio::net::TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => Some(r),
+            () = ctx.stop.wait() => None,
+        };
+        match accepted {
+            // Dropping the listener closes it (tokio has no operation in flight to wait for).
+            None => break,
+            Some(Ok((stream, peer))) => {
+                let _ = stream.set_nodelay(true);
+                SharedCounters::bump(&ctx.counters.accepted);
+                debug!(shard = ctx.id.0, ?peer, "connection accepted");
+                ctx.serve(stream, Some(peer), None);
+            }
+            Some(Err(e)) => {
+                warn!(shard = ctx.id.0, error = %e, "accept failed");
+                sync::sleep_until(Instant::now() + ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+    debug!(shard = ctx.id.0, "listener closed");
+}
+
+/// Binds `addr` (with `SO_REUSEPORT` on Linux, where every shard binds the same address) and
+/// listens; the listener and its real address.
+///
+/// `SO_REUSEPORT` would also let a second broker (any process of the same user) share the
+/// port silently, each getting a part of the connections. So the first shard first probes
+/// the address without it: the probe's bind fails with "address in use" whenever something
+/// already listens there. (`SO_REUSEADDR` on both, on Unix, keeps restarts working while old
+/// connections linger in TIME_WAIT; on Windows it would let another socket steal the port.)
+fn listen(addr: SocketAddr, probe: bool) -> io::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let domain = socket2::Domain::for_address(addr);
+    let new = || socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP));
+    if probe && addr.port() != 0 {
+        let p = new()?;
+        #[cfg(unix)]
+        p.set_reuse_address(true)?;
+        p.bind(&addr.into())?;
+    }
+    let socket = new()?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    #[cfg(target_os = "linux")]
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    let addr = socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("not an IP socket"))?;
+    let listener = tokio::net::TcpListener::from_std(socket.into())?;
+    Ok((listener, addr))
+}
