@@ -349,6 +349,15 @@ class Ringmq(Broker):
         return f"commit {commit}" + (" with uncommitted changes" if dirty else "")
 
 
+class RingmqTokio(Ringmq):
+    """ringmq on its tokio runtime (`--runtime tokio`), the same binary and configuration."""
+
+    name = "ringmq-tokio"
+
+    def command(self, cfg, ports):
+        return super().command(cfg, ports) + ["--runtime", "tokio"]
+
+
 class Mosquitto(Broker):
     name = "mosquitto"
 
@@ -1028,7 +1037,7 @@ def main():
     ap.add_argument("--no-write", action="store_true", help="print the table; leave "
                     "BENCHMARKS.md alone")
     ap.add_argument("--brokers", default="", help="comma-separated subset of ringmq, "
-                    "mosquitto, rumqttd (default: all installed)")
+                    "mosquitto, ringmq-tokio, rumqttd (default: all installed)")
     ap.add_argument("--latency-rate", type=int, default=LATENCY_RATE,
                     help=f"offered msg/s of the latency load (default {LATENCY_RATE})")
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -1051,9 +1060,9 @@ def main():
     os.makedirs(outdir, exist_ok=True)
 
     wanted = [b.strip() for b in args.brokers.split(",") if b.strip()] or \
-        ["ringmq", "mosquitto", "rumqttd"]
+        ["ringmq", "mosquitto", "ringmq-tokio", "rumqttd"]
     brokers, skipped = [], []
-    for cls in (Ringmq, Mosquitto, Rumqttd):
+    for cls in (Ringmq, Mosquitto, RingmqTokio, Rumqttd):
         if cls.name not in wanted:
             continue
         if cls is Mosquitto and not shutil.which("mosquitto"):

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # ringmq against Mosquitto (and rumqttd when it is on PATH) in one run: the same loads, each
 # broker started fresh for every run and pinned to core 0, the load tool (ringmq-bench) on
-# core 1, runs interleaved A B A B, the median of the runs reported with ratios against
+# core 1 (ringmq on glommio, and on tokio as ringmq-tokio), runs interleaved A B A B, the median of the runs reported with ratios against
 # Mosquitto.
 #
 #   benches/compare.sh [--runs N] [--quick] [--only LOAD[,LOAD...]] [--no-write]
-#                      [--brokers ringmq,mosquitto[,rumqttd]] [--latency-rate R]
+#                      [--brokers ringmq,mosquitto[,ringmq-tokio][,rumqttd]] [--latency-rate R]
 #                      [--no-build] [--no-install]
 #
 # LOAD: stress (all three N), stress-2, stress-10, stress-100, p2p-q0, p2p-q1, fanout,
