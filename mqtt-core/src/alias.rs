@@ -74,6 +74,13 @@ impl OutboundAliases {
         Self { max, table: None }
     }
 
+    /// Whether the client takes no aliases (its Topic Alias Maximum is absent or 0): every
+    /// PUBLISH to it carries the topic name.
+    #[inline]
+    pub(crate) fn is_off(&self) -> bool {
+        self.max == 0
+    }
+
     /// The alias to use for `topic`, without recording anything.
     pub(crate) fn peek(&self, topic: &ByteString) -> OutboundAlias {
         // [MQTT-3.1.2-27] no aliases when the client's Topic Alias Maximum is absent or 0.

@@ -128,7 +128,7 @@ pub(crate) struct Session {
     pub(crate) client: ClientInfo,
     pub(crate) conn: Option<ConnId>,
     /// Full filter (including any `$share/{group}/` prefix) → subscription.
-    pub(crate) subscriptions: SessionMap<ByteString, SubEntry>,
+    pub(crate) subscriptions: SubMap,
     /// Session Expiry Interval in seconds (0xFFFFFFFF: never).
     pub(crate) expiry_interval: u32,
     /// Armed expiry deadline while disconnected.
@@ -141,8 +141,9 @@ pub(crate) struct Session {
     next_pid: u16,
     next_seq: u64,
     /// Inbound QoS 2 packet ids that got PUBREC and wait for PUBREL [MQTT-4.3.3-*].
-    pub(crate) awaiting_rel: HashSet<u16, PidKeys>,
-    pub(crate) pending_will: Option<PendingWill>,
+    pub(crate) awaiting_rel: PidSet,
+    /// Boxed: few sessions have one, and an empty slot then costs a pointer.
+    pub(crate) pending_will: Option<Box<PendingWill>>,
 }
 
 impl Session {
@@ -150,7 +151,7 @@ impl Session {
         Self {
             client,
             conn: None,
-            subscriptions: SessionMap::default(),
+            subscriptions: SubMap::default(),
             expiry_interval: 0,
             expires_at: None,
             inflight: PidMap::default(),
@@ -158,7 +159,7 @@ impl Session {
             queue: VecDeque::new(),
             next_pid: 0,
             next_seq: 0,
-            awaiting_rel: HashSet::default(),
+            awaiting_rel: PidSet::default(),
             pending_will: None,
         }
     }
@@ -174,9 +175,8 @@ impl Session {
         if self.inflight.is_empty() {
             self.inflight = PidMap::default();
         }
-        if self.awaiting_rel.is_empty() {
-            self.awaiting_rel = HashSet::default();
-        }
+        self.awaiting_rel.release_if_empty();
+        self.subscriptions.release_if_empty();
     }
 
     /// A packet identifier not in use by an outbound message.
@@ -275,6 +275,96 @@ impl PidQueue {
     }
 }
 
+/// A session's subscriptions (full filter → entry), allocated with the first: an idle
+/// client that subscribes to nothing pays a pointer rather than a 32-byte table.
+// The box is the point, as for `PidQueue`.
+#[allow(clippy::box_collection)]
+#[derive(Debug, Default)]
+pub(crate) struct SubMap(Option<Box<SessionMap<ByteString, SubEntry>>>);
+
+impl SubMap {
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |m| m.len())
+    }
+
+    pub(crate) fn contains_key(&self, filter: &str) -> bool {
+        self.0.as_ref().is_some_and(|m| m.contains_key(filter))
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &ByteString> {
+        self.0.iter().flat_map(|m| m.keys())
+    }
+
+    /// Adds or replaces the subscription to `filter`; the entry it replaced.
+    pub(crate) fn insert(&mut self, filter: ByteString, entry: SubEntry) -> Option<SubEntry> {
+        self.0.get_or_insert_default().insert(filter, entry)
+    }
+
+    /// Removes the subscription to `filter`; the memory goes once none is left.
+    pub(crate) fn remove(&mut self, filter: &str) -> Option<SubEntry> {
+        let m = self.0.as_mut()?;
+        let old = m.remove(filter);
+        if m.is_empty() {
+            self.0 = None;
+        }
+        old
+    }
+
+    /// Gives the memory back when no subscription is left.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.0.as_ref().is_some_and(|m| m.is_empty()) {
+            self.0 = None;
+        }
+    }
+}
+
+/// A set of packet identifiers, allocated only once it was used: most sessions never
+/// receive QoS 2, and an empty set here costs a pointer rather than a 32-byte table.
+// The box is the point, as for `PidQueue`.
+#[allow(clippy::box_collection)]
+#[derive(Debug, Default)]
+pub(crate) struct PidSet(Option<Box<HashSet<u16, PidKeys>>>);
+
+impl PidSet {
+    pub(crate) fn contains(&self, pid: &u16) -> bool {
+        self.0.as_ref().is_some_and(|s| s.contains(pid))
+    }
+
+    /// Adds `pid`; whether it was new.
+    pub(crate) fn insert(&mut self, pid: u16) -> bool {
+        self.0.get_or_insert_default().insert(pid)
+    }
+
+    /// Removes `pid`; whether it was there. The memory stays until
+    /// [`PidSet::release_if_empty`] (a busy QoS 2 session reuses it).
+    pub(crate) fn remove(&mut self, pid: &u16) -> bool {
+        self.0.as_mut().is_some_and(|s| s.remove(pid))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |s| s.len())
+    }
+
+    #[cfg(test)]
+    fn clear(&mut self) {
+        if let Some(s) = self.0.as_mut() {
+            s.clear();
+        }
+    }
+
+    /// Gives the memory back when the set is empty.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.0.as_ref().is_some_and(|s| s.is_empty()) {
+            self.0 = None;
+        }
+    }
+
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        self.0.as_ref().map_or(0, |s| s.capacity())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,7 +382,7 @@ mod tests {
     #[test]
     fn session_stays_small() {
         let size = core::mem::size_of::<Session>();
-        assert!(size <= 320, "Session is {size} bytes");
+        assert!(size <= 248, "Session is {size} bytes");
     }
 
     #[test]

@@ -48,8 +48,8 @@ pub use error::{DecodeError, EncodeError};
 pub use packets::{
     parse_fixed_header, peek_connect_version, Ack, AckReason, Auth, ConnAck, Connect,
     DecodeOptions, Disconnect, FixedHeader, LastWill, Packet, PubAck, PubComp, PubRec, PubRel,
-    Publish, Reasoned, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions,
-    UnsubAck, Unsubscribe, DEFAULT_MAX_USER_PROPERTIES, MAX_PACKET_SIZE,
+    Publish, PublishView, Reasoned, RetainHandling, SubAck, Subscribe, Subscription,
+    SubscriptionOptions, UnsubAck, Unsubscribe, DEFAULT_MAX_USER_PROPERTIES, MAX_PACKET_SIZE,
 };
 pub use properties::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,

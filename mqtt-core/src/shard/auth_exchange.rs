@@ -155,7 +155,7 @@ impl Shard {
         match decision {
             AuthDecision::Defer => {
                 c.auth.pending = Some(req.clone());
-                self.push_output(Output::Auth(req));
+                self.push_output(Output::Auth(Box::new(req)));
             }
             AuthDecision::Continue { data } => {
                 // [MQTT-4.12.0-6] no AUTH to a client that named no method (nor to 3.x).

@@ -61,9 +61,13 @@ pub(crate) struct Connection {
     pub(crate) send_timer: Option<Timestamp>,
     pub(crate) last_rx: Timestamp,
     /// Keep alive window (1.5 × keep alive) in milliseconds; 0 disables it.
-    pub(crate) keep_alive_ms: u64,
-    pub(crate) keep_alive_timer: Option<Timestamp>,
-    pub(crate) connect_deadline: Option<Timestamp>,
+    pub(crate) keep_alive_ms: u32,
+    /// The CONNECT deadline until CONNECT completes ([`Timer::ConnectTimeout`]), then the
+    /// armed keep-alive check ([`Timer::KeepAlive`]): never both at once, so one field.
+    ///
+    /// [`Timer::ConnectTimeout`]: crate::timer::Timer::ConnectTimeout
+    /// [`Timer::KeepAlive`]: crate::timer::Timer::KeepAlive
+    pub(crate) timer: Option<Timestamp>,
     pub(crate) limits: PeerLimits,
     pub(crate) inbound_aliases: InboundAliases,
     pub(crate) outbound_aliases: OutboundAliases,
@@ -80,6 +84,10 @@ pub(crate) struct Connection {
     /// A PUBLISH waits in the runtime's buffer until the outboxes to other shards drain
     /// (see `peer.rs`).
     pub(crate) peer_paused: bool,
+    /// The session's queue (or its deferred re-sends) held messages when it was last pumped:
+    /// [`Shard::take_transmit`] pumps again, as the room it makes may let them go. Without
+    /// it, nothing waits and taking the output touches only the connection.
+    pub(crate) backlog: bool,
 }
 
 impl Connection {
@@ -95,8 +103,7 @@ impl Connection {
             send_timer: None,
             last_rx: now,
             keep_alive_ms: 0,
-            keep_alive_timer: None,
-            connect_deadline: None,
+            timer: None,
             limits: PeerLimits {
                 receive_maximum: u16::MAX,
                 max_packet_size: mqtt_proto::MAX_PACKET_SIZE,
@@ -110,6 +117,7 @@ impl Connection {
             assigned_client_id: false,
             connect_version_known: false,
             peer_paused: false,
+            backlog: false,
         }
     }
 
@@ -194,7 +202,7 @@ mod tests {
     #[test]
     fn connection_stays_small() {
         let size = core::mem::size_of::<Connection>();
-        assert!(size <= 256, "Connection is {size} bytes");
+        assert!(size <= 224, "Connection is {size} bytes");
     }
 
     #[test]

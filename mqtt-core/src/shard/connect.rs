@@ -161,7 +161,7 @@ impl Shard {
         loop {
             let r = self.next_random();
             let id = ByteString::from(format!("ringmq-{}-{r:016x}", self.id.0));
-            if self.home_of(&id) == self.id && !self.by_client.contains_key(&id) {
+            if self.home_of(&id) == self.id && !self.by_client.contains(&id, &self.sessions) {
                 return id;
             }
         }
@@ -259,7 +259,7 @@ impl Shard {
         let connect = *connect;
         let v = connect.protocol_version;
         let cfg = &self.config;
-        if let Some(d) = c.connect_deadline.take() {
+        if let Some(d) = c.timer.take() {
             self.timers.cancel(d, Timer::ConnectTimeout(conn));
         }
         c.decode.max_packet_size = cfg.max_packet_size;
@@ -285,7 +285,7 @@ impl Shard {
             }
         }
         // [MQTT-3.1.2-22] closed after one and a half keep alive periods of silence.
-        c.keep_alive_ms = u64::from(keep_alive) * 1500;
+        c.keep_alive_ms = u32::from(keep_alive) * 1500;
         c.will = connect.will.clone().map(Box::new);
         let peer = c.peer;
 
@@ -294,8 +294,8 @@ impl Shard {
         if self.config.bind_session_to_username {
             let owner = self
                 .by_client
-                .get(&connect.client_id)
-                .and_then(|sid| self.sessions.get(sid))
+                .get(&connect.client_id, &self.sessions)
+                .and_then(|sid| self.sessions.get(&sid))
                 .map(|s| &s.client.username);
             if owner.is_some_and(|u| *u != connect.username) {
                 return self.refuse(conn, v, ConnectReasonCode::NotAuthorized, now);
@@ -370,7 +370,7 @@ impl Shard {
         clean_start: bool,
         now: Timestamp,
     ) -> (SessionId, bool) {
-        let Some(sid) = self.by_client.get(&client.client_id).copied() else {
+        let Some(sid) = self.by_client.get(&client.client_id, &self.sessions) else {
             return (self.create_session(client), false);
         };
         let old_conn = self.sessions.get(&sid).and_then(|s| s.conn);
@@ -443,7 +443,8 @@ impl Shard {
 
     pub(crate) fn create_session(&mut self, client: ClientInfo) -> SessionId {
         let sid = self.new_session_id();
-        self.by_client.insert(client.client_id.clone(), sid);
+        self.by_client
+            .insert(&client.client_id, sid, &self.sessions);
         self.sessions.insert(sid, Box::new(Session::new(client)));
         sid
     }

@@ -23,7 +23,7 @@ pub struct Occupancy {
 impl Shard {
     /// Whether this shard holds a session (connected or not) for `client_id`.
     pub fn has_session(&self, client_id: &str) -> bool {
-        self.by_client.contains_key(client_id)
+        self.by_client.contains(client_id, &self.sessions)
     }
 
     /// The largest queue, inflight window, awaiting-PUBREL set and write buffer held now.

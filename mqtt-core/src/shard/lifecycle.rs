@@ -19,8 +19,8 @@ impl Shard {
     /// Cancels every timer a connection armed (it is being forgotten or handed over).
     pub(crate) fn cancel_conn_timers(&mut self, conn: ConnId, c: &super::Connection) {
         for (at, t) in [
-            (c.connect_deadline, Timer::ConnectTimeout(conn)),
-            (c.keep_alive_timer, Timer::KeepAlive(conn)),
+            (c.timer, Timer::ConnectTimeout(conn)),
+            (c.timer, Timer::KeepAlive(conn)),
             (c.send_timer, Timer::SendTimeout(conn)),
         ] {
             if let Some(at) = at {
@@ -71,7 +71,7 @@ impl Shard {
                 // [MQTT-3.1.3-9] published after the delay or when the session ends,
                 // whichever comes first.
                 let at = now.plus_secs(u64::from(delay));
-                s.pending_will = Some(PendingWill { will: w, at });
+                s.pending_will = Some(Box::new(PendingWill { will: w, at }));
                 self.timers.arm(at, Timer::WillDelay(sid));
             }
         }
@@ -93,9 +93,7 @@ impl Shard {
         let Some(s) = self.sessions.remove(&sid) else {
             return;
         };
-        if self.by_client.get(&s.client.client_id) == Some(&sid) {
-            self.by_client.remove(&s.client.client_id);
-        }
+        self.by_client.remove(&s.client.client_id, sid);
         for filter in s.subscriptions.keys() {
             self.remove_subscription(sid, filter, now);
         }
@@ -186,8 +184,8 @@ impl Shard {
         if c.keep_alive_ms == 0 {
             return;
         }
-        let at = now.plus_millis(c.keep_alive_ms);
-        let old = c.keep_alive_timer.replace(at);
+        let at = now.plus_millis(u64::from(c.keep_alive_ms));
+        let old = c.timer.replace(at);
         self.timers.rearm(old, at, Timer::KeepAlive(conn));
     }
 
@@ -314,7 +312,7 @@ impl Shard {
             self.stats.receive_denied += 1;
             return false;
         }
-        self.write_publish(conn, sid, &entry.delivery, Some(pid), true, now)
+        self.write_publish(conn, &entry.delivery, Some(pid), true, now)
     }
 
     /// One timer fired.
@@ -322,8 +320,8 @@ impl Shard {
         match t {
             Timer::ConnectTimeout(conn) => {
                 if let Some(c) = self.conns.get_mut(&conn) {
-                    if c.connect_deadline == Some(at) {
-                        c.connect_deadline = None;
+                    if c.timer == Some(at) {
+                        c.timer = None;
                         self.stats.reject(0x8D);
                         self.drop_connection(conn, false, now);
                     }
@@ -333,21 +331,21 @@ impl Shard {
                 let Some(c) = self.conns.get_mut(&conn) else {
                     return;
                 };
-                if c.keep_alive_timer != Some(at) {
+                if c.timer != Some(at) {
                     return;
                 }
-                c.keep_alive_timer = None;
+                c.timer = None;
                 // Input paused for backpressure is not the client's silence.
                 if c.peer_paused {
                     c.last_rx = now;
                 }
-                let deadline = c.last_rx.plus_millis(c.keep_alive_ms);
+                let deadline = c.last_rx.plus_millis(u64::from(c.keep_alive_ms));
                 if now >= deadline {
                     // [MQTT-3.1.2-22] nothing received within 1.5 × keep alive.
                     self.stats.keep_alive_timeouts += 1;
                     self.disconnect(conn, DisconnectReasonCode::KeepAliveTimeout, now);
                 } else {
-                    c.keep_alive_timer = Some(deadline);
+                    c.timer = Some(deadline);
                     self.timers.arm(deadline, Timer::KeepAlive(conn));
                     self.release_idle(conn);
                 }

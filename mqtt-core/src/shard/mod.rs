@@ -10,6 +10,7 @@
 //! backwards.
 
 mod auth_exchange;
+mod client_index;
 mod conn;
 mod connect;
 mod deliver;
@@ -31,7 +32,6 @@ use std::collections::VecDeque;
 
 use ahash::AHashMap;
 use bytes::{Bytes, BytesMut};
-use bytestring::ByteString;
 use mqtt_proto::{
     DecodeError, DecodeOptions, Disconnect, DisconnectReasonCode, Packet, ProtocolVersion, Role,
 };
@@ -48,6 +48,7 @@ use crate::time::Timestamp;
 use crate::timer::{Timer, Timers};
 
 pub(crate) use conn::{ConnState, ConnTable, Connection};
+use deliver::WireCache;
 pub use introspect::Occupancy;
 use peer::PeerTransport;
 use routing::{Routing, RoutingMsg};
@@ -68,8 +69,9 @@ pub enum Output {
         /// Final bytes, e.g. a DISCONNECT or a refusing CONNACK.
         last: Bytes,
     },
-    /// Ask the runtime to authenticate; answer with [`Shard::handle_auth`].
-    Auth(AuthRequest),
+    /// Ask the runtime to authenticate; answer with [`Shard::handle_auth`]. Boxed: it is
+    /// rare, and every other output (a `Transmit` per write) would otherwise be its size.
+    Auth(Box<AuthRequest>),
     /// Messages for another shard are waiting: call [`Shard::take_peer`] when the link to it
     /// can take one more message, and carry what it returns (links are FIFO per pair of
     /// shards). Emitted once each time the outbox for that shard becomes non-empty.
@@ -128,7 +130,7 @@ pub struct Shard {
     pub(crate) config: Config,
     pub(crate) conns: ConnTable,
     pub(crate) sessions: SessionTable,
-    pub(crate) by_client: AHashMap<ByteString, SessionId>,
+    pub(crate) by_client: client_index::ClientIndex,
     next_session: u64,
     pub(crate) subs: FilterTrie<SessionId, SubEntry>,
     pub(crate) shared: SharedSubscriptions<SessionId, SubEntry>,
@@ -154,6 +156,39 @@ pub struct Shard {
     pub(crate) routing: Routing,
     /// Set by [`Shard::shutdown_wills`]: new connections are closed at once.
     pub(crate) shutting_down: bool,
+    /// The encoded PUBLISH frames of the message being routed, kept between messages so its
+    /// buffer is reused (`deliver.rs`).
+    wire: WireCache,
+}
+
+/// The parts of a shard that writing to one connection touches, borrowed apart from the
+/// session and connection tables ([`Shard::parts`]), so that a delivery holds its session and
+/// its connection at once instead of looking them up again for each step.
+pub(crate) struct TxSink<'a> {
+    pub(crate) stats: &'a mut Stats,
+    pub(crate) timers: &'a mut Timers,
+    pub(crate) outputs: &'a mut VecDeque<Output>,
+    pub(crate) config: &'a Config,
+}
+
+impl TxSink<'_> {
+    /// Makes sure the runtime hears that `conn` (which is `c`) has bytes to send.
+    #[inline]
+    pub(crate) fn signal(&mut self, conn: ConnId, c: &mut Connection, now: Timestamp) {
+        if c.tx.is_empty() || c.tx_signalled {
+            return;
+        }
+        c.tx_signalled = true;
+        if c.tx_since.is_none() {
+            c.tx_since = Some(now);
+            if c.send_timer.is_none() {
+                let at = now.plus_millis(self.config.send_timeout_ms);
+                c.send_timer = Some(at);
+                self.timers.arm(at, Timer::SendTimeout(conn));
+            }
+        }
+        self.outputs.push_back(Output::Transmit(conn));
+    }
 }
 
 impl Shard {
@@ -171,7 +206,7 @@ impl Shard {
             config,
             conns: AHashMap::new(),
             sessions: AHashMap::new(),
-            by_client: AHashMap::new(),
+            by_client: client_index::ClientIndex::default(),
             next_session: 0,
             subs: FilterTrie::new(),
             shared: SharedSubscriptions::new(),
@@ -191,6 +226,7 @@ impl Shard {
             sub_barrier: SubBarrier::default(),
             routing: Routing::new(count.max(1)),
             shutting_down: false,
+            wire: WireCache::default(),
         }
     }
 
@@ -245,7 +281,7 @@ impl Shard {
         };
         let mut c = Connection::new(peer, now, decode);
         let deadline = now.plus_millis(self.config.connect_timeout_ms);
-        c.connect_deadline = Some(deadline);
+        c.timer = Some(deadline);
         self.timers.arm(deadline, Timer::ConnectTimeout(conn));
         self.conns.insert(conn, Box::new(c));
     }
@@ -386,8 +422,11 @@ impl Shard {
         let out = c.tx.split().freeze();
         self.stats.bytes_sent += out.len() as u64;
         // Room again: move queued messages into the window.
-        if let Some(sid) = c.session() {
-            self.pump(sid, now);
+        if c.backlog {
+            c.backlog = false;
+            if let Some(sid) = c.session() {
+                self.pump(sid, now);
+            }
         }
         Some(out)
     }
@@ -423,36 +462,33 @@ impl Shard {
     /// Encodes a packet into the connection's write buffer, fitting the client's Maximum
     /// Packet Size. Returns false if it did not fit (and nothing was written).
     pub(crate) fn send(&mut self, conn: ConnId, packet: &Packet, now: Timestamp) -> bool {
-        let Some(c) = self.conns.get_mut(&conn) else {
+        let (_, conns, _, mut sink) = self.parts();
+        let Some(c) = conns.get_mut(&conn) else {
             return false;
         };
         let ok = packet
             .encode_within(c.version, c.limits.max_packet_size, &mut c.tx)
             .is_ok();
         if ok {
-            self.signal_tx(conn, now);
+            sink.signal(conn, c, now);
         }
         ok
     }
 
-    /// Makes sure the runtime hears that `conn` has bytes to send.
-    pub(crate) fn signal_tx(&mut self, conn: ConnId, now: Timestamp) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        if c.tx.is_empty() || c.tx_signalled {
-            return;
-        }
-        c.tx_signalled = true;
-        if c.tx_since.is_none() {
-            c.tx_since = Some(now);
-            if c.send_timer.is_none() {
-                let at = now.plus_millis(self.config.send_timeout_ms);
-                c.send_timer = Some(at);
-                self.timers.arm(at, Timer::SendTimeout(conn));
-            }
-        }
-        self.outputs.push_back(Output::Transmit(conn));
+    /// The session and connection tables, the ACL and the [`TxSink`], borrowed apart.
+    #[inline]
+    pub(crate) fn parts(&mut self) -> (&mut SessionTable, &mut ConnTable, &dyn Acl, TxSink<'_>) {
+        (
+            &mut self.sessions,
+            &mut self.conns,
+            &*self.acl,
+            TxSink {
+                stats: &mut self.stats,
+                timers: &mut self.timers,
+                outputs: &mut self.outputs,
+                config: &self.config,
+            },
+        )
     }
 
     /// Closes a connection because of a malformed packet or a protocol violation, with the

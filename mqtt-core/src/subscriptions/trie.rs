@@ -343,10 +343,22 @@ impl<K: Copy + Eq + Hash, V> FilterTrie<K, V> {
     /// [MQTT-4.7.2-1]. Each matching entry is reported once, in an order fixed by the trie's
     /// contents and history. Uses an explicit stack (inline for tries up to about 16 levels
     /// deep, so matching does not allocate) and visits each node at most once.
+    #[inline]
     pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(&K, &V)) {
-        let mut emit = |entries: &Entries<K, V>| {
-            for (k, v) in entries.as_slice() {
+        self.for_each_matching_filter(topic, |entries| {
+            for (k, v) in entries {
                 f(k, v);
+            }
+        });
+    }
+
+    /// As [`FilterTrie::for_each_match`], one call per matching filter with that filter's
+    /// entries (never empty). A key appears at most once in one call, so the entries of a
+    /// single call need no de-duplication.
+    pub fn for_each_matching_filter(&self, topic: &str, mut f: impl FnMut(&[(K, V)])) {
+        let mut emit = |entries: &Entries<K, V>| {
+            if !entries.is_empty() {
+                f(entries.as_slice());
             }
         };
         let end = topic.len();
@@ -376,7 +388,8 @@ impl<K: Copy + Eq + Hash, V> FilterTrie<K, V> {
                 continue;
             }
             let rest = topic.get(start..).unwrap_or_default();
-            let (level, next) = match rest.find('/') {
+            // A plain scan: levels are short, and `str::find` costs more to set up.
+            let (level, next) = match rest.bytes().position(|b| b == b'/') {
                 Some(i) => (rest.get(..i).unwrap_or_default(), start + i + 1),
                 None => (rest, end + 1),
             };

@@ -230,7 +230,7 @@ impl Cluster {
                             self.owner.remove(&conn);
                         }
                     }
-                    Output::Auth(req) => self.auth_requests.push((i, req)),
+                    Output::Auth(req) => self.auth_requests.push((i, *req)),
                     Output::PeerReady(to) => {
                         if !self.held.contains(&i) {
                             self.take_outbox(i, usize::from(to.0));

@@ -157,7 +157,7 @@ impl Harness {
                     self.rx.entry(conn).or_default().extend_from_slice(&last);
                     self.closed.insert(conn);
                 }
-                Output::Auth(req) => self.auth_requests.push(req),
+                Output::Auth(req) => self.auth_requests.push(*req),
                 Output::PeerReady(_) | Output::Handover { .. } | Output::ResumeRead(_) => {
                     panic!("a single shard has no peers: {o:?}")
                 }

@@ -6,11 +6,13 @@ mod control;
 mod publish;
 mod subscribe;
 
+use core::num::NonZeroU16;
+
 use bytes::{BufMut, BytesMut};
 
 pub use connect::{peek_connect_version, ConnAck, Connect, LastWill};
 pub use control::{Auth, Disconnect, Reasoned};
-pub use publish::{Ack, AckReason, PubAck, PubComp, PubRec, PubRel, Publish};
+pub use publish::{Ack, AckReason, PubAck, PubComp, PubRec, PubRel, Publish, PublishView};
 pub use subscribe::{
     RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
@@ -241,8 +243,35 @@ impl Packet {
             if let Some(plain) = plain {
                 return Publish::decode_plain(buf, total, plain);
             }
+        } else if h.remaining_len == 2 {
+            // The other hot path: PUBACK, PUBREC, PUBREL or PUBCOMP in its short form (a packet
+            // identifier only: success, no properties; every 3.x ack). Nothing is split off
+            // the buffer. An identifier of 0, and anything else, takes the path below.
+            if let Some(p) = Self::decode_short_ack(buf, h) {
+                return Ok(Some(p));
+            }
         }
         Self::decode_frame(buf, h, opts)
+    }
+
+    /// The acknowledgement [`Packet::decode_frame`] would decode from a whole, buffered frame
+    /// of two body bytes, consumed from `buf`; `None` (nothing consumed) for another packet
+    /// type or a packet identifier of 0 [MQTT-2.2.1-3].
+    #[inline]
+    fn decode_short_ack(buf: &mut BytesMut, h: FixedHeader) -> Option<Packet> {
+        let pid = match buf.get(h.header_len..h.header_len + 2)? {
+            &[hi, lo] => NonZeroU16::new(u16::from_be_bytes([hi, lo]))?,
+            _ => return None,
+        };
+        let p = match h.packet_type {
+            PacketType::PubAck => Packet::PubAck(PubAck::new(pid)),
+            PacketType::PubRec => Packet::PubRec(PubRec::new(pid)),
+            PacketType::PubRel => Packet::PubRel(PubRel::new(pid)),
+            PacketType::PubComp => Packet::PubComp(PubComp::new(pid)),
+            _ => return None,
+        };
+        bytes::Buf::advance(buf, h.packet_len());
+        Some(p)
     }
 
     /// Decodes the whole frame that `h` describes, which is buffered. Kept out of line so that
@@ -407,6 +436,50 @@ impl Packet {
         max_packet_size: u32,
         buf: &mut BytesMut,
     ) -> Result<(), EncodeError> {
+        if let Some((header, pid)) = self.short_ack(version) {
+            // The common acknowledgement, four bytes: what the general path writes for it.
+            if max_packet_size < 4 {
+                return Err(EncodeError::PacketTooLarge {
+                    size: 4,
+                    max: max_packet_size,
+                });
+            }
+            buf.reserve(4);
+            buf.put_u8(header);
+            buf.put_u8(2);
+            buf.put_u16(pid.get());
+            return Ok(());
+        }
+        self.encode_within_general(version, max_packet_size, buf)
+    }
+
+    /// The first header byte and packet identifier of a PUBACK, PUBREC, PUBREL or PUBCOMP
+    /// whose body is its identifier alone in `version` (success without properties on MQTT 5;
+    /// any on 3.x, which has neither).
+    #[inline]
+    fn short_ack(&self, version: ProtocolVersion) -> Option<(u8, NonZeroU16)> {
+        fn short<C: AckReason>(a: &Ack<C>, v5: bool) -> Option<NonZeroU16> {
+            let plain = a.reason_code == C::SUCCESS
+                && a.properties.reason_string.is_none()
+                && a.properties.user_properties.is_empty();
+            (!v5 || plain).then_some(a.packet_id)
+        }
+        let v5 = version.is_v5();
+        let pid = match self {
+            Packet::PubAck(a) | Packet::PubRec(a) => short(a, v5)?,
+            Packet::PubRel(a) | Packet::PubComp(a) => short(a, v5)?,
+            _ => return None,
+        };
+        Some((self.header_byte(), pid))
+    }
+
+    /// [`Packet::encode_within`] for any packet.
+    fn encode_within_general(
+        &self,
+        version: ProtocolVersion,
+        max_packet_size: u32,
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
         let v = self.wire_version(version);
         let max = max_packet_size as usize;
         const DIAGNOSTICS: &[Trim] = &[Trim::NONE, Trim::REASON, Trim::REASON_AND_USER];
@@ -463,7 +536,7 @@ impl Packet {
 /// Appends the fixed header and then the body that `write` appends, which must be `body`
 /// bytes long. On error nothing is appended.
 #[inline(always)]
-fn encode_frame(
+pub(crate) fn encode_frame(
     buf: &mut BytesMut,
     header: u8,
     body: usize,

@@ -425,6 +425,13 @@ impl Shard {
         }
     }
 
+    /// Whether live deliveries to `sid` wait behind a retained fetch ([`Shard::hold_for_fetch`]).
+    #[inline]
+    pub(crate) fn holds_for_fetch(&self, sid: SessionId) -> bool {
+        let of = &self.routing.retained.fetches_of;
+        !of.is_empty() && of.contains_key(&sid)
+    }
+
     /// Holds a live delivery while the session has a retained fetch in flight; gives it back
     /// when it can go now. What is held is bounded like a session queue
     /// (`max_queued_messages`, the oldest QoS 0 message dropped first, counted).

@@ -325,6 +325,10 @@ impl Shard {
     /// One shard: each matching local group picks a member that can take the message now,
     /// else one that can queue it, else the message is dropped for that group and counted.
     fn route_shared_here(&mut self, msg: &SharedMessage, seed: u64) -> SharedRoute {
+        // No shared subscription at all (the common case): no walk of the empty table.
+        if self.shared.is_empty() {
+            return SharedRoute::default();
+        }
         let strategy = self.config.share_strategy;
         let takers = Takers {
             sessions: &self.sessions,
