@@ -358,6 +358,18 @@ class RingmqTokio(Ringmq):
         return super().command(cfg, ports) + ["--runtime", "tokio"]
 
 
+class RingmqSpin(Ringmq):
+    """ringmq (glommio) with `runtime.spin_before_park_us = 50`: the executor polls 50 µs
+    before sleeping, trading an idle core's CPU for the wake-up on the next packet. Not the
+    default; compared separately (`--brokers ringmq,mosquitto,ringmq-spin`)."""
+
+    name = "ringmq-spin"
+
+    def config(self, ports):
+        name, text = super().config(ports)
+        return name, text + "\n[runtime]\nspin_before_park_us = 50\n"
+
+
 class Mosquitto(Broker):
     name = "mosquitto"
 
@@ -1037,7 +1049,8 @@ def main():
     ap.add_argument("--no-write", action="store_true", help="print the table; leave "
                     "BENCHMARKS.md alone")
     ap.add_argument("--brokers", default="", help="comma-separated subset of ringmq, "
-                    "mosquitto, ringmq-tokio, rumqttd (default: all installed)")
+                    "mosquitto, ringmq-tokio, ringmq-spin, rumqttd (default: all installed but "
+                    "ringmq-spin)")
     ap.add_argument("--latency-rate", type=int, default=LATENCY_RATE,
                     help=f"offered msg/s of the latency load (default {LATENCY_RATE})")
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -1062,7 +1075,7 @@ def main():
     wanted = [b.strip() for b in args.brokers.split(",") if b.strip()] or \
         ["ringmq", "mosquitto", "ringmq-tokio", "rumqttd"]
     brokers, skipped = [], []
-    for cls in (Ringmq, Mosquitto, RingmqTokio, Rumqttd):
+    for cls in (Ringmq, Mosquitto, RingmqTokio, RingmqSpin, Rumqttd):
         if cls.name not in wanted:
             continue
         if cls is Mosquitto and not shutil.which("mosquitto"):
