@@ -270,6 +270,16 @@ impl Conn {
                 self.feed(ctx);
             }
             let read = self.poll_read_side(ctx, cx);
+            if read && !self.read_closed {
+                // One read (up to the 64 KiB scratch buffer) per turn: what it delivered to
+                // other connections is written by their tasks, which the dispatch woke and
+                // which run before this one again. Reading on would fill the receivers'
+                // output past `max_outbound_buffer`, where QoS 0 is dropped, while their
+                // sockets could take it.
+                ctl.active.set(true);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             if !(wrote || resumed || read) {
                 ctl.waker.set(Some(cx.waker().clone()));
                 // A request from before the last activity is dropped: the sweeps ask again.

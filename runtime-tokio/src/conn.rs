@@ -226,6 +226,15 @@ impl Conn {
                 self.feed(ctx);
             }
             let read = self.poll_read_side(ctx, cx);
+            if read && !self.read_closed {
+                // One read (up to the scratch buffer) per turn: what it delivered to other
+                // connections is written by their tasks, which the dispatch woke and which
+                // run before this one again. Reading on would fill the receivers' output
+                // past `max_outbound_buffer`, where QoS 0 is dropped, while their sockets
+                // could take it.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             if !(wrote || resumed || read) {
                 ctl.waker.set(Some(cx.waker().clone()));
                 return Poll::Pending;
