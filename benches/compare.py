@@ -37,7 +37,7 @@ END = "<!-- compare:end -->"
 SECTION_TITLE = "## Comparison with Mosquitto"
 BOTTLENECK = """### Is the load tool the bottleneck?
 
-TODO(lead): check that ringmq-bench drives Mosquitto at least as hard as mqtt-stresser does
+To be filled in by hand: check that ringmq-bench drives Mosquitto at least as hard as mqtt-stresser does
 (issue 6, item 6): the same stress loads with mqtt-stresser against the same Mosquitto
 configuration, and the tool's CPU column of the per-run table above.
 """
@@ -1019,9 +1019,9 @@ def self_test():
     once = splice(doc, "T1")
     assert once.index(BEGIN) < once.index("## Targets") and "T1" in once
     assert SECTION_TITLE in once and BOTTLENECK.splitlines()[0] in once
-    lead = once.replace("TODO(lead)", "Filled by the lead")
+    lead = once.replace("To be filled in by hand", "Filled in")
     twice = splice(lead, "T2")
-    assert "T2" in twice and "T1" not in twice and "Filled by the lead" in twice
+    assert "T2" in twice and "T1" not in twice and "Filled in" in twice
     assert twice.count(BEGIN) == 1 and twice.count(SECTION_TITLE) == 1
     assert splice("no title\n", "T").endswith(BOTTLENECK + "\n")
     loads = make_loads(False, LATENCY_RATE)
