@@ -27,6 +27,7 @@
 //! Time is `Timestamp(ms since the broker started)`, from one monotonic `Instant` shared by
 //! every shard. `runtime.io_memory` (glommio's registered buffers) does not apply here.
 
+pub mod client;
 mod conn;
 mod link;
 mod shard;
