@@ -1,5 +1,7 @@
 //! Publishes a few messages at QoS 1 and prints each PUBACK.
 //!
+//! Needs a running MQTT broker, e.g. `cargo run --release -- --listen 127.0.0.1:1883
+//! --allow-anonymous` in another terminal; then
 //! `cargo run -p runtime-tokio --example publisher -- [host:port] [topic]`
 //! (defaults: 127.0.0.1:1883, `demo/ticks`).
 

@@ -2,6 +2,8 @@
 //! Correlation Data; the responder answers on that topic with the same Correlation Data.
 //! Both run in this process.
 //!
+//! Needs a running MQTT broker, e.g. `cargo run --release -- --listen 127.0.0.1:1883
+//! --allow-anonymous` in another terminal; then
 //! `cargo run -p runtime-tokio --example request_response -- [host:port]`
 //! (default 127.0.0.1:1883).
 

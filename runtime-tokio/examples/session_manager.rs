@@ -1,8 +1,17 @@
 //! One session manager, two brokers: a route across both sessions, a publish through each,
 //! and the lifecycle events.
 //!
-//! `cargo run -p runtime-tokio --example session_manager -- [host:port] [host:port]`
-//! (defaults: 127.0.0.1:1883 twice).
+//! Needs two MQTT brokers running (any MQTT 5 broker; the same one twice also works). For
+//! example, two ringmq brokers in two terminals:
+//!
+//! ```text
+//! cargo run --release -- --listen 127.0.0.1:21883 --allow-anonymous
+//! cargo run --release -- --listen 127.0.0.1:21884 --allow-anonymous --runtime tokio
+//! cargo run -p runtime-tokio --example session_manager -- 127.0.0.1:21883 127.0.0.1:21884
+//! ```
+//!
+//! Arguments: `[host:port] [host:port]` (defaults: 127.0.0.1:1883, then the first again).
+//! A broker that is not reachable makes `wait_all_ready` time out after 10 s.
 
 use std::time::Duration;
 

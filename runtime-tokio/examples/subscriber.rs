@@ -1,6 +1,8 @@
 //! Subscribes to a filter and prints what arrives, as a `Stream`, until Ctrl-C... or
 //! `count` messages.
 //!
+//! Needs a running MQTT broker, e.g. `cargo run --release -- --listen 127.0.0.1:1883
+//! --allow-anonymous` in another terminal; then
 //! `cargo run -p runtime-tokio --example subscriber -- [host:port] [filter] [count]`
 //! (defaults: 127.0.0.1:1883, `demo/#`, 5).
 

@@ -4,7 +4,8 @@
 //!
 //! Every case is one `async fn(Kind)`; `cases!` runs it once per broker kind. Connection
 //! drops are made by a small TCP proxy between the client and the broker, which can swallow
-//! one direction and cut every connection.
+//! one direction, cut every connection and refuse new ones (`client_common`, shared with
+//! `client_manager.rs`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,11 +13,10 @@
     clippy::panic
 )]
 
+#[macro_use]
+mod client_common;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mqtt_core::client::OutgoingMessage;
@@ -26,210 +26,12 @@ use mqtt_proto::{
     UnsubAckReasonCode, WillProperties,
 };
 use runtime_tokio::client::{Client, CloseReason, ConnectOptions, Error, Messages, Status};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
 use tokio::time::timeout;
+
+use client_common::{uid, Kind, Proxy, Setup, Target, DROP_DOWN, DROP_UP, PASS, WAIT};
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
 const V311: ProtocolVersion = ProtocolVersion::V3_1_1;
-const WAIT: Duration = Duration::from_secs(10);
-
-// ---------------------------------------------------------------------------------------
-// Brokers
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Tokio,
-    #[cfg(target_os = "linux")]
-    Glommio,
-    Mosquitto,
-}
-
-/// Who may connect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Setup {
-    /// Anonymous clients welcome.
-    Open,
-    /// Anonymous clients refused; ringmq has user `alice` / `secret`.
-    Users,
-}
-
-enum Guard {
-    Tokio(#[allow(dead_code)] runtime_tokio::BrokerHandle),
-    #[cfg(target_os = "linux")]
-    Glommio(#[allow(dead_code)] runtime_glommio::BrokerHandle),
-    Mosquitto(Child, PathBuf),
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Guard::Mosquitto(child, dir) = self {
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-struct Target {
-    kind: Kind,
-    addr: SocketAddr,
-    _guard: Guard,
-}
-
-/// Glommio executors lock memory (8 MiB per process here): one glommio broker at a time.
-#[cfg(target_os = "linux")]
-static GLOMMIO: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(SEQ.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    h.finish()
-}
-
-/// A unique name for client ids and topics.
-fn uid(prefix: &str) -> String {
-    format!("{prefix}-{:x}", random() & 0xFF_FFFF_FFFF)
-}
-
-fn ringmq_config(setup: Setup) -> ringmq_config::BrokerConfig {
-    let mut config = ringmq_config::BrokerConfig::default();
-    let mut listener = config.listeners[0].clone();
-    listener.addr = "127.0.0.1:0".parse().unwrap();
-    config.listeners = vec![listener];
-    config.shards = 1;
-    config.runtime.shutdown_timeout_ms = 2_000;
-    config.runtime.io_memory = 64 * 1024;
-    if setup == Setup::Users {
-        config.auth.allow_anonymous = Some(false);
-        let hash = ringmq_config::hash_password(b"secret").unwrap();
-        config.auth.users = vec![ringmq_config::User::new("alice", &hash).unwrap()];
-    }
-    config
-}
-
-impl Target {
-    /// Starts a broker of this kind; `None` (after a notice) if Mosquitto is not installed.
-    fn start(kind: Kind, setup: Setup) -> Option<Target> {
-        match kind {
-            Kind::Tokio => {
-                let b = runtime_tokio::Broker::start(ringmq_config(setup)).unwrap();
-                let addr = b.local_addrs()[0];
-                Some(Target {
-                    kind,
-                    addr,
-                    _guard: Guard::Tokio(b),
-                })
-            }
-            #[cfg(target_os = "linux")]
-            Kind::Glommio => {
-                let b = runtime_glommio::Broker::start(ringmq_config(setup)).unwrap();
-                let addr = b.local_addrs()[0];
-                Some(Target {
-                    kind,
-                    addr,
-                    _guard: Guard::Glommio(b),
-                })
-            }
-            Kind::Mosquitto => start_mosquitto(setup),
-        }
-    }
-}
-
-fn start_mosquitto(setup: Setup) -> Option<Target> {
-    let binary = [
-        "/usr/sbin/mosquitto",
-        "/usr/bin/mosquitto",
-        "/usr/local/sbin/mosquitto",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists());
-    let Some(binary) = binary else {
-        eprintln!("NOTICE: mosquitto is not installed: Mosquitto client tests skipped");
-        return None;
-    };
-    for _ in 0..10 {
-        let port = 20_000 + u16::try_from(random() % 20_000).unwrap();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        if std::net::TcpListener::bind(addr).is_err() {
-            continue;
-        }
-        let dir = std::env::temp_dir().join(uid("ringmq-mosquitto"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let conf = dir.join("mosquitto.conf");
-        let anonymous = setup == Setup::Open;
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous {anonymous}\npersistence false\n\
-                 log_dest stderr\nlog_type error\n"
-            ),
-        )
-        .unwrap();
-        let child = Command::new(&binary)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut guard = Guard::Mosquitto(child, dir);
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while std::time::Instant::now() < deadline {
-            if std::net::TcpStream::connect(addr).is_ok() {
-                return Some(Target {
-                    kind: Kind::Mosquitto,
-                    addr,
-                    _guard: guard,
-                });
-            }
-            if let Guard::Mosquitto(child, _) = &mut guard {
-                if child.try_wait().unwrap().is_some() {
-                    break; // lost a race for the port: try another
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    panic!("mosquitto did not start");
-}
-
-/// Runs each case against every broker kind.
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        mod tokio_broker {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Kind::Tokio).await;
-                }
-            )*
-        }
-        #[cfg(target_os = "linux")]
-        mod glommio_broker {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let _one_at_a_time = super::GLOMMIO.lock().await;
-                    super::$name(super::Kind::Glommio).await;
-                }
-            )*
-        }
-        mod mosquitto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Kind::Mosquitto).await;
-                }
-            )*
-        }
-    };
-}
 
 cases!(
     pubsub_v5,
@@ -242,93 +44,9 @@ cases!(
     keep_alive_timeout_detects_a_silent_server,
     request_response,
     will_on_drop_but_not_on_disconnect,
+    offline_queue_is_bounded_then_delivered_in_order,
+    reconnect_after_the_broker_restarts_delivers_inflight_qos1,
 );
-
-// ---------------------------------------------------------------------------------------
-// A proxy that can swallow one direction and cut connections
-
-const PASS: u8 = 0;
-/// Swallow what the client sends.
-const DROP_UP: u8 = 1;
-/// Swallow what the broker sends.
-const DROP_DOWN: u8 = 2;
-
-struct Proxy {
-    addr: SocketAddr,
-    mode: Arc<AtomicU8>,
-    conns: Arc<Mutex<Vec<AbortHandle>>>,
-    accept: AbortHandle,
-}
-
-impl Proxy {
-    async fn start(upstream: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mode = Arc::new(AtomicU8::new(PASS));
-        let conns: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let (m, c) = (mode.clone(), conns.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(broker) = TcpStream::connect(upstream).await else {
-                    continue;
-                };
-                let (crd, cwr) = client.into_split();
-                let (brd, bwr) = broker.into_split();
-                let up = tokio::spawn(pipe(crd, bwr, m.clone(), DROP_UP));
-                let down = tokio::spawn(pipe(brd, cwr, m.clone(), DROP_DOWN));
-                let mut conns = c.lock().unwrap();
-                conns.push(up.abort_handle());
-                conns.push(down.abort_handle());
-            }
-        })
-        .abort_handle();
-        Proxy {
-            addr,
-            mode,
-            conns,
-            accept,
-        }
-    }
-
-    fn set(&self, mode: u8) {
-        self.mode.store(mode, Ordering::SeqCst);
-    }
-
-    /// Closes every proxied connection (both sockets).
-    fn cut(&self) {
-        for c in self.conns.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.cut();
-    }
-}
-
-async fn pipe(
-    mut rd: tokio::net::tcp::OwnedReadHalf,
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
-    mode: Arc<AtomicU8>,
-    drop_when: u8,
-) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match rd.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if mode.load(Ordering::SeqCst) == drop_when {
-            continue;
-        }
-        if wr.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -609,12 +327,15 @@ async fn keep_alive_pings_keep_an_idle_connection_up(kind: Kind) {
         return;
     };
     let topic = uid("ka");
-    let (c, mut m) = connect(options(t.addr, &uid("ka"), V5).keep_alive(1)).await;
+    // Keep alive 2 s: the broker closes at 1.5 periods (3 s) without a packet, the client
+    // pings after 2 s of silence, so a stall of up to a second on a loaded box is harmless
+    // (with keep alive 1 the margin was half a second).
+    let (c, mut m) = connect(options(t.addr, &uid("ka"), V5).keep_alive(2)).await;
     c.subscribe(topic.as_str(), QoS::AtLeastOnce).await.unwrap();
     let mut status = c.watch_status();
     status.mark_unchanged();
-    // Idle for 2.5 keep-alive periods: the broker closes at 1.5 without pings.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // Idle for 1.75 keep-alive periods: without pings the broker would have closed at 1.5.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
     assert!(!status.has_changed().unwrap(), "{:?}", c.status());
     assert!(c.status().is_connected());
     c.publish(topic.as_str(), "still here", QoS::AtLeastOnce)
@@ -731,6 +452,8 @@ mod scripted {
         BytesMut, ConnAck, ConnAckProperties, DecodeOptions, Disconnect, DisconnectReasonCode,
         Packet, PubAck, PubAckReasonCode, Role,
     };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
 
     async fn read_packet(s: &mut TcpStream, buf: &mut BytesMut) -> Packet {
         let opts = DecodeOptions {
@@ -822,5 +545,89 @@ mod scripted {
         assert_eq!(why.reason_code().unwrap().0, 0x98);
         assert_eq!(why.reason_string(), Some("maintenance"));
         drop(server.await.unwrap());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Offline queue and broker restarts
+
+async fn offline_queue_is_bounded_then_delivered_in_order(kind: Kind) {
+    let Some(t) = Target::start(kind, Setup::Open) else {
+        return;
+    };
+    let topic = uid("q");
+    let (s, mut sm) = connect(options(t.addr, &uid("sub"), V5)).await;
+    s.subscribe(topic.as_str(), QoS::AtLeastOnce).await.unwrap();
+    // The broker is unreachable: the proxy closes every connection at once.
+    let proxy = Proxy::start(t.addr).await;
+    proxy.refuse(usize::MAX);
+    let (c, _cm) = Client::new(options(proxy.addr, &uid("q"), V5).max_queued(3));
+    assert!(timeout(WAIT, c.reconnect()).await.unwrap().is_err());
+    let mut pending = Vec::new();
+    // All at QoS 1: Mosquitto forwards a QoS 2 message on PUBREL, so the order between
+    // QoS levels is not kept there (MQTT orders messages per topic and QoS).
+    for i in 0..3 {
+        let msg = OutgoingMessage::new(topic.as_str(), format!("{i}"), QoS::AtLeastOnce);
+        pending.push(c.start_publish(msg).await.unwrap());
+    }
+    // The fourth is refused at once, with the limit in the error.
+    let msg = OutgoingMessage::new(topic.as_str(), "3", QoS::AtLeastOnce);
+    let full = timeout(WAIT, c.start_publish(msg).await.unwrap())
+        .await
+        .expect("refused at once")
+        .unwrap_err();
+    assert!(matches!(full, Error::QueueFull { limit: 3 }), "{full:?}");
+    assert!(full.to_string().contains("3 commands"), "{full}");
+    // Still unreachable: a second attempt fails, the queue is kept.
+    assert!(timeout(WAIT, c.reconnect()).await.unwrap().is_err());
+    // Reachable: every queued message goes out, in order, none lost.
+    proxy.refuse(0);
+    timeout(WAIT, c.reconnect()).await.unwrap().unwrap();
+    for p in pending {
+        assert_eq!(timeout(WAIT, p).await.unwrap().unwrap().reason.0, 0);
+    }
+    for i in 0..3 {
+        assert_eq!(next(&mut sm).await.payload, format!("{i}").as_bytes());
+    }
+    // The queue is free again.
+    c.publish(topic.as_str(), "after", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    assert_eq!(next(&mut sm).await.payload, "after".as_bytes());
+}
+
+/// Stops the broker and starts a new one on the same port: `reconnect()` recovers on a new
+/// (empty) session, a QoS 1 publish in flight at the restart is published again and
+/// delivered, and a subscriber that subscribes again receives.
+async fn reconnect_after_the_broker_restarts_delivers_inflight_qos1(kind: Kind) {
+    let Some(mut t) = Target::start(kind, Setup::Open) else {
+        return;
+    };
+    let topic = uid("restart");
+    for version in [V5, V311] {
+        let (s, mut sm) = connect(persistent(t.addr, &uid("sub"), version)).await;
+        s.subscribe(topic.as_str(), QoS::AtLeastOnce).await.unwrap();
+        // The publisher's PUBLISH never reaches the old broker: in flight at the restart.
+        let proxy = Proxy::start(t.addr).await;
+        let (p, _pm) = connect(persistent(proxy.addr, &uid("pub"), version)).await;
+        proxy.set(DROP_UP);
+        let msg = OutgoingMessage::new(topic.as_str(), format!("{version:?}"), QoS::AtLeastOnce);
+        let pending = p.start_publish(msg).await.unwrap();
+        tokio::task::block_in_place(|| t.restart());
+        proxy.cut();
+        proxy.set(PASS);
+        assert!(timeout(WAIT, s.disconnected()).await.unwrap().is_some());
+        assert!(timeout(WAIT, p.disconnected()).await.unwrap().is_some());
+        // The new broker has no session: the subscriber subscribes again, first.
+        let back = timeout(WAIT, s.reconnect()).await.unwrap().unwrap();
+        assert!(!back.session_present, "{kind:?} {version:?}");
+        s.subscribe(topic.as_str(), QoS::AtLeastOnce).await.unwrap();
+        let back = timeout(WAIT, p.reconnect()).await.unwrap().unwrap();
+        assert!(!back.session_present, "{kind:?} {version:?}");
+        assert_eq!(timeout(WAIT, pending).await.unwrap().unwrap().reason.0, 0);
+        let got = next(&mut sm).await;
+        assert_eq!(got.payload, format!("{version:?}").as_bytes());
+        p.disconnect().await.unwrap();
+        s.disconnect().await.unwrap();
     }
 }

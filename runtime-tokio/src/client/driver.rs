@@ -218,7 +218,7 @@ impl Driver {
                         self.waiting.insert(token, Waiting::Publish(reply));
                     }
                     Err(e) => {
-                        let _ = reply.send(Err(e.into()));
+                        let _ = reply.send(Err(self.refused(e)));
                     }
                 }
             }
@@ -227,7 +227,7 @@ impl Driver {
                     self.waiting.insert(token, Waiting::Subscribe(reply));
                 }
                 Err(e) => {
-                    let _ = reply.send(Err(e.into()));
+                    let _ = reply.send(Err(self.refused(e)));
                 }
             },
             Command::Unsubscribe(filters, props, reply) => {
@@ -236,7 +236,7 @@ impl Driver {
                         self.waiting.insert(token, Waiting::Unsubscribe(reply));
                     }
                     Err(e) => {
-                        let _ = reply.send(Err(e.into()));
+                        let _ = reply.send(Err(self.refused(e)));
                     }
                 }
             }
@@ -248,7 +248,7 @@ impl Driver {
                         }
                     }
                     Err(e) => {
-                        let _ = reply.send(Err(e.into()));
+                        let _ = reply.send(Err(self.refused(e)));
                     }
                 }
             }
@@ -277,13 +277,17 @@ impl Driver {
         let (rd, wr) = stream.into_split();
         let now = self.now();
         if let Err(e) = self.core.connect(now) {
-            return self.connect_failed(reply, e.into());
+            return self.connect_failed(reply, Error::from(e));
         }
         self.conn = Some(Conn { rd, wr });
         self.io_error = None;
         if let Some(old) = self.connect_reply.replace(reply) {
             let _ = old.send(Err(Error::Closed(CloseReason::Closed)));
         }
+    }
+
+    fn refused(&self, e: mqtt_core::client::ClientError) -> Error {
+        Error::refused(e, self.options.mqtt.max_queued)
     }
 
     fn connect_failed(&mut self, reply: Reply<Box<Connected>>, e: Error) {
@@ -344,7 +348,7 @@ impl Driver {
             }
             Event::Failed { token, error } => {
                 if let Some(w) = self.waiting.remove(&token) {
-                    w.fail(error.into());
+                    w.fail(Error::refused(error, self.options.mqtt.max_queued));
                 }
             }
             Event::Subscribed {

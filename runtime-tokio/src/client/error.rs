@@ -40,8 +40,17 @@ pub enum Error {
         /// Its Reason String.
         reason_string: Option<ByteString>,
     },
-    /// The client state machine refused or gave up the command (queue full, over the server's
-    /// limits, invalid topic, session lost...).
+    /// The offline queue is full: `limit` commands (publishes, subscribes, unsubscribes)
+    /// already wait to be sent, because the broker is unreachable or the in-flight window is
+    /// full. Refused at once; retry later, or raise the limit
+    /// ([`ConnectOptions::max_queued`](super::ConnectOptions::max_queued)).
+    #[error("offline queue full: {limit} commands already wait to be sent (the limit, ConnectOptions::max_queued)")]
+    QueueFull {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The client state machine refused or gave up the command (over the server's limits,
+    /// invalid topic, session lost...).
     #[error(transparent)]
     Client(#[from] ClientError),
     /// The connection ended without a packet from the server saying why (transport closed,
@@ -84,6 +93,14 @@ impl Error {
 
     pub(crate) fn io(e: io::Error) -> Self {
         Self::Io(Arc::new(e))
+    }
+
+    /// A refusal of the state machine, with a full queue reported with its limit.
+    pub(crate) fn refused(e: ClientError, limit: usize) -> Self {
+        match e {
+            ClientError::QueueFull(_) => Self::QueueFull { limit },
+            other => Self::Client(other),
+        }
     }
 }
 

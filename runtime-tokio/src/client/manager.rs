@@ -1,20 +1,29 @@
-//! A manager of many named client sessions, to one or more brokers (issue 7 item 4, first
-//! cut).
+//! A manager of many named client sessions, to one or more brokers.
 //!
 //! - [`SessionManager::add_session`], [`SessionManager::remove_session`],
 //!   [`SessionManager::session`], [`SessionManager::list`];
 //!   [`SessionManager::wait_ready`] and [`SessionManager::wait_all_ready`].
 //! - Every session reconnects by itself with exponential [`Backoff`] (cap and jitter). After
-//!   a reconnect the filters of its routes are subscribed again when the broker did not keep
-//!   the session (and always on the session's first connection).
+//!   a reconnect the filters of its routes are subscribed again. On MQTT 5 that SUBSCRIBE
+//!   is queued before the CONNECT, so it goes out ahead of the publishes queued offline,
+//!   whether or not the broker kept the session (with Retain Handling 1, so a kept
+//!   subscription does not get its retained messages again); on MQTT 3 it follows the
+//!   CONNACK when the broker did not keep the session (and always on the first connection).
 //! - Routes by topic filter: [`SessionManager::listen`] / [`SessionManager::handle`] across
 //!   all sessions, [`SessionManager::listen_to`] / [`SessionManager::handle_to`] for one.
-//!   [`Route::stop`] ends a route; the broker subscription goes away when the last route
-//!   for that filter on that session stops.
-//! - [`SessionManager::publish_to`] publishes through one session. While a session is
-//!   offline its commands wait in the client's bounded queue
-//!   ([`ClientOptions::max_queued`](mqtt_core::client::ClientOptions::max_queued)); a full
-//!   queue is [`ClientError::QueueFull`](super::ClientError::QueueFull).
+//!   A route's SUBSCRIBE (and the UNSUBSCRIBE of [`Route::stop`]) is handed to the
+//!   session's client at once, so it reaches the broker before what the session is asked
+//!   to do next; [`Route::subscribed`] waits for its SUBACK. [`Route::stop`] ends a route;
+//!   the broker subscription goes away when the last route for that filter on that session
+//!   stops.
+//! - [`SessionManager::publish_to`] publishes through one session and waits for the
+//!   acknowledgement; [`SessionManager::start_publish_to`] returns once the message is
+//!   handed over, with a future of it. While a session is
+//!   offline (the broker unreachable) its commands wait in the client's bounded offline
+//!   queue ([`SessionOptions::max_queued`], default
+//!   [`DEFAULT_MAX_QUEUED`](super::DEFAULT_MAX_QUEUED)) and go out in order once it is
+//!   connected; beyond the limit a publish fails at once with
+//!   [`Error::QueueFull`].
 //! - Lifecycle events ([`SessionEvent`]) on [`SessionManager::events`], and
 //!   [`Metrics`] per session and for the whole manager.
 //!
@@ -41,7 +50,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
 
-use super::{Client, ConnectOptions, Error, Messages, PubAck};
+use super::{Client, ConnectOptions, Error, Messages, Pending, PubAck, SubAck};
+use mqtt_proto::RetainHandling;
 
 /// How long a background SUBSCRIBE or UNSUBSCRIBE may wait for its answer before it counts
 /// as an error (it stays queued in the client all the same).
@@ -122,6 +132,23 @@ impl SessionOptions {
             connect,
             backoff: Backoff::default(),
         }
+    }
+
+    /// With these reconnect delays.
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// With this offline queue limit (default [`DEFAULT_MAX_QUEUED`](super::DEFAULT_MAX_QUEUED);
+    /// the same as [`ConnectOptions::max_queued`]): while the broker is unreachable at most
+    /// `limit` publishes (and route subscribes) wait; [`SessionManager::publish_to`] beyond
+    /// it fails at once with [`Error::QueueFull`].
+    #[must_use]
+    pub fn max_queued(mut self, limit: usize) -> Self {
+        self.connect.mqtt.max_queued = limit;
+        self
     }
 }
 
@@ -306,6 +333,9 @@ struct Session {
     state: watch::Sender<SessionState>,
     counters: Counters,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Set by [`SessionManager::remove_session`]: the supervisor, which may still run up to
+    /// its next pause after being aborted, then neither changes the state nor emits events.
+    removed: Mutex<bool>,
 }
 
 #[derive(Debug)]
@@ -393,7 +423,24 @@ impl Inner {
         f(&self.total);
     }
 
+    /// The session's state changes (with its event), unless the session was removed.
     fn set_state(&self, s: &Session, new: SessionState) {
+        let removed = lock(&s.removed);
+        if !*removed {
+            self.change_state(s, new);
+        }
+    }
+
+    /// A session event, unless the session was removed: taken under the session's lock, so
+    /// that nothing of a removed session follows its `Removed`.
+    fn emit_for(&self, s: &Session, event: SessionEvent) {
+        let removed = lock(&s.removed);
+        if !*removed {
+            self.emit(event);
+        }
+    }
+
+    fn change_state(&self, s: &Session, new: SessionState) {
         let old = s.state.send_replace(new);
         if old != new {
             self.emit(SessionEvent::StateChanged {
@@ -459,6 +506,7 @@ impl Inner {
             .filter(|s| !self.needed(&s.name, &filter))
             .collect();
         let (tx, rx) = mpsc::channel(self.route_capacity.max(1));
+        let (pending_tx, pending) = watch::channel(new.len());
         let id = {
             let mut routes = lock(&self.routes);
             routes.next_id += 1;
@@ -472,26 +520,41 @@ impl Inner {
             });
             id
         };
+        let pending_tx = Arc::new(pending_tx);
         for s in new {
-            self.subscribe_in_background(s, filter.clone(), qos);
+            self.subscribe_in_background(s, filter.clone(), qos, pending_tx.clone());
         }
         let route = Route {
             inner: self.clone(),
             id,
+            pending,
         };
         Ok((route, rx))
     }
 
-    fn subscribe_in_background(self: &Arc<Self>, s: Arc<Session>, filter: ByteString, qos: QoS) {
+    /// Hands the SUBSCRIBE to the session's client now (so that it goes out before any
+    /// command given after), and waits for SUBACK in a task, which counts `pending` down.
+    fn subscribe_in_background(
+        self: &Arc<Self>,
+        s: Arc<Session>,
+        filter: ByteString,
+        qos: QoS,
+        pending: Arc<watch::Sender<usize>>,
+    ) {
+        let ack = s.client.subscribe_now(
+            vec![subscription(filter, qos, false)],
+            SubscribeProperties::default(),
+        );
         let inner = self.clone();
         tokio::spawn(async move {
-            let ok = match timeout(ACK_TIMEOUT, s.client.subscribe(filter, qos)).await {
+            let ok = match timeout(ACK_TIMEOUT, ack).await {
                 Ok(Ok(ack)) => ack.reason_codes.iter().all(|c| !c.is_error()),
                 _ => false,
             };
             if !ok {
                 inner.record(&s, Counters::error);
             }
+            pending.send_modify(|n| *n = n.saturating_sub(1));
         });
     }
 
@@ -503,53 +566,92 @@ impl Inner {
             };
             routes.list.remove(pos)
         };
-        // A listener may be dropped outside the runtime: then nothing is unsubscribed.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         for s in self.targets(entry.session.as_deref()) {
             if self.needed(&s.name, &entry.filter) {
                 continue;
             }
-            let filter = entry.filter.clone();
+            // Handed to the client now: the UNSUBSCRIBE goes out before anything the
+            // session is asked to do after `stop()`.
+            let ack = s.client.unsubscribe_now(entry.filter.clone());
+            // A listener may be dropped outside the runtime: then the answer is not
+            // checked.
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                continue;
+            };
             let inner = self.clone();
             runtime.spawn(async move {
-                if !matches!(
-                    timeout(ACK_TIMEOUT, s.client.unsubscribe(filter)).await,
-                    Ok(Ok(_))
-                ) {
+                if !matches!(timeout(ACK_TIMEOUT, ack).await, Ok(Ok(_))) {
                     inner.record(&s, Counters::error);
                 }
             });
         }
     }
 
+    /// The subscriptions the routes need on `s` (`resume`: with Retain Handling 1, for a
+    /// SUBSCRIBE that may find the subscription still there).
+    fn subscriptions_for(&self, s: &Session, resume: bool) -> Vec<Subscription> {
+        self.filters_for(&s.name)
+            .into_iter()
+            .map(|(filter, qos)| subscription(filter, qos, resume))
+            .collect()
+    }
+
+    /// MQTT 5: queues the SUBSCRIBE of every filter the routes need on `s` before the
+    /// CONNECT, so that it is the first packet after it (the state machine sends
+    /// subscribes before publishes), ahead of the publishes queued while offline and of
+    /// those sent again after a session loss. `None` when no route needs one.
+    fn queue_resubscribe(&self, s: &Session) -> Option<Pending<SubAck>> {
+        let subscriptions = self.subscriptions_for(s, true);
+        if subscriptions.is_empty() {
+            return None;
+        }
+        Some(
+            s.client
+                .subscribe_now(subscriptions, SubscribeProperties::default()),
+        )
+    }
+
     /// Subscribes again to every filter the routes need on `s`; gives up if the connection
     /// drops meanwhile (the supervisor then reconnects).
     async fn resubscribe(&self, s: &Session) {
-        let subscriptions: Vec<Subscription> = self
-            .filters_for(&s.name)
-            .into_iter()
-            .map(|(filter, qos)| Subscription {
-                filter,
-                options: SubscriptionOptions {
-                    qos,
-                    ..SubscriptionOptions::default()
-                },
-            })
-            .collect();
+        let subscriptions = self.subscriptions_for(s, false);
         if subscriptions.is_empty() {
             return;
         }
+        let mut ack = s
+            .client
+            .subscribe_now(subscriptions, SubscribeProperties::default());
+        self.await_resubscribe(s, &mut ack).await;
+    }
+
+    /// Waits for the SUBACK of a resubscribe; `false` if the connection dropped first
+    /// (the state machine sends the SUBSCRIBE again on the next connection).
+    async fn await_resubscribe(&self, s: &Session, ack: &mut Pending<SubAck>) -> bool {
         tokio::select! {
-            r = s.client.subscribe_many(subscriptions, SubscribeProperties::default()) => {
+            r = ack => {
                 let ok = matches!(&r, Ok(ack) if ack.reason_codes.iter().all(|c| !c.is_error()));
                 if !ok {
                     self.record(s, Counters::error);
                 }
+                true
             }
-            _ = s.client.disconnected() => {}
+            _ = s.client.disconnected() => false,
         }
+    }
+}
+
+fn subscription(filter: ByteString, qos: QoS, resume: bool) -> Subscription {
+    Subscription {
+        filter,
+        options: SubscriptionOptions {
+            qos,
+            retain_handling: if resume {
+                RetainHandling::SendIfNew
+            } else {
+                RetainHandling::SendAtSubscribe
+            },
+            ..SubscriptionOptions::default()
+        },
     }
 }
 
@@ -558,44 +660,67 @@ impl Inner {
 async fn supervise(inner: Arc<Inner>, s: Arc<Session>, backoff: Backoff) {
     let mut attempt: u32 = 0;
     let mut first = true;
+    let v5 = s.client.version().is_v5();
+    // MQTT 5: the resubscribe queued before CONNECT, until it is answered (kept across
+    // failed attempts, so that an outage does not queue one per attempt).
+    let mut resume: Option<Pending<SubAck>> = None;
     loop {
         inner.set_state(&s, SessionState::Connecting);
-        inner.emit(SessionEvent::Connecting(s.name.to_string()));
+        inner.emit_for(&s, SessionEvent::Connecting(s.name.to_string()));
+        if v5 && resume.is_none() {
+            resume = inner.queue_resubscribe(&s);
+        }
         let error = match s.client.reconnect().await {
             Ok(connected) => {
                 attempt = 0;
                 inner.set_state(&s, SessionState::Connected);
-                inner.emit(SessionEvent::Connected {
-                    session: s.name.to_string(),
-                    session_present: connected.session_present,
-                });
-                if first || !connected.session_present {
+                inner.emit_for(
+                    &s,
+                    SessionEvent::Connected {
+                        session: s.name.to_string(),
+                        session_present: connected.session_present,
+                    },
+                );
+                if let Some(ack) = resume.as_mut() {
+                    if inner.await_resubscribe(&s, ack).await {
+                        resume = None;
+                    }
+                } else if !v5 && (first || !connected.session_present) {
                     inner.resubscribe(&s).await;
                 }
                 first = false;
                 if s.client.status().is_connected() {
                     inner.set_state(&s, SessionState::Ready);
-                    inner.emit(SessionEvent::Ready(s.name.to_string()));
+                    inner.emit_for(&s, SessionEvent::Ready(s.name.to_string()));
                 }
                 s.client.disconnected().await
             }
             Err(e) => Some(e),
         };
+        if *lock(&s.removed) {
+            return;
+        }
         inner.record(&s, Counters::error);
         inner.set_state(&s, SessionState::Disconnected);
-        inner.emit(SessionEvent::Disconnected {
-            session: s.name.to_string(),
-            error,
-        });
+        inner.emit_for(
+            &s,
+            SessionEvent::Disconnected {
+                session: s.name.to_string(),
+                error,
+            },
+        );
         attempt = attempt.saturating_add(1);
         let delay = backoff.delay(attempt, random_unit());
         inner.record(&s, Counters::reconnect);
         inner.set_state(&s, SessionState::Reconnecting);
-        inner.emit(SessionEvent::Reconnecting {
-            session: s.name.to_string(),
-            attempt,
-            delay,
-        });
+        inner.emit_for(
+            &s,
+            SessionEvent::Reconnecting {
+                session: s.name.to_string(),
+                attempt,
+                delay,
+            },
+        );
         tokio::time::sleep(delay).await;
     }
 }
@@ -628,9 +753,24 @@ async fn dispatch(inner: Arc<Inner>, s: Arc<Session>, mut messages: Messages) {
 pub struct Route {
     inner: Arc<Inner>,
     id: u64,
+    /// SUBSCRIBEs this route caused that are not answered yet.
+    pending: watch::Receiver<usize>,
 }
 
 impl Route {
+    /// Waits until the broker answered every SUBSCRIBE this route caused (one per session
+    /// that did not have the filter yet; queued ones are answered once their session
+    /// connects). A refused filter counts as answered (and as an error in the metrics).
+    pub async fn subscribed(&self, limit: Duration) -> Result<(), ManagerError> {
+        let mut rx = self.pending.clone();
+        let done = timeout(limit, rx.wait_for(|n| *n == 0)).await.is_ok();
+        if done {
+            Ok(())
+        } else {
+            Err(ManagerError::Timeout)
+        }
+    }
+
     /// Ends the route: its listener ends, and the broker subscription goes away when no
     /// other route needs the filter on that session.
     pub fn stop(&self) {
@@ -654,6 +794,11 @@ impl Listener {
     /// Stops the route (as dropping the listener does).
     pub fn stop(&self) {
         self.route.stop();
+    }
+
+    /// See [`Route::subscribed`].
+    pub async fn subscribed(&self, limit: Duration) -> Result<(), ManagerError> {
+        self.route.subscribed(limit).await
     }
 }
 
@@ -730,6 +875,7 @@ impl SessionManager {
                 state,
                 counters: Counters::default(),
                 tasks: Mutex::default(),
+                removed: Mutex::new(false),
             });
             sessions.insert(name.clone(), session.clone());
             (session, messages)
@@ -747,6 +893,7 @@ impl SessionManager {
         let session = lock(&self.inner.sessions)
             .remove(name)
             .ok_or_else(|| ManagerError::NoSuchSession(name.to_owned()))?;
+        *lock(&session.removed) = true;
         let tasks: Vec<JoinHandle<()>> = lock(&session.tasks).drain(..).collect();
         for t in tasks {
             t.abort();
@@ -755,7 +902,7 @@ impl SessionManager {
         lock(&self.inner.routes)
             .list
             .retain(|r| r.session.as_deref() != Some(name));
-        self.inner.set_state(&session, SessionState::Removed);
+        self.inner.change_state(&session, SessionState::Removed);
         self.inner.emit(SessionEvent::Removed(name.to_owned()));
         Ok(())
     }
@@ -837,17 +984,42 @@ impl SessionManager {
         session: &str,
         msg: OutgoingMessage,
     ) -> Result<PubAck, ManagerError> {
+        self.start_publish_to(session, msg).await?.await
+    }
+
+    /// Hands the message to the session's client and returns at once with a future of its
+    /// acknowledgement: publishes started one after the other go out in that order (also
+    /// after waiting in the offline queue). A full offline queue resolves the future at
+    /// once with [`Error::QueueFull`].
+    pub async fn start_publish_to(
+        &self,
+        session: &str,
+        msg: OutgoingMessage,
+    ) -> Result<
+        impl core::future::Future<Output = Result<PubAck, ManagerError>> + Send + 'static,
+        ManagerError,
+    > {
         let s = self.inner.get(session)?;
         let bytes = len64(msg.payload.len());
-        let result = s.client.publish_message(msg).await;
-        match &result {
-            Ok(_) => {
-                let now = self.inner.now_ms();
-                self.inner.record(&s, |c| c.sent(bytes, now));
+        let inner = self.inner.clone();
+        let pending = match s.client.start_publish(msg).await {
+            Ok(p) => p,
+            Err(e) => {
+                inner.record(&s, Counters::error);
+                return Err(e.into());
             }
-            Err(_) => self.inner.record(&s, Counters::error),
-        }
-        result.map_err(ManagerError::from)
+        };
+        Ok(async move {
+            let result = pending.await;
+            match &result {
+                Ok(_) => {
+                    let now = inner.now_ms();
+                    inner.record(&s, |c| c.sent(bytes, now));
+                }
+                Err(_) => inner.record(&s, Counters::error),
+            }
+            result.map_err(ManagerError::from)
+        })
     }
 
     /// Messages matching `filter` from every session (present and future ones once they

@@ -56,13 +56,19 @@ pub use mqtt_core::client::{ClientError, CloseReason, ServerLimits};
 
 use driver::{Command, Driver};
 
+/// The default [`ConnectOptions::max_queued`]: commands that may wait while the broker is
+/// unreachable (or the in-flight window is full) before new ones are refused with
+/// [`Error::QueueFull`].
+pub const DEFAULT_MAX_QUEUED: usize = 10_000;
+
 /// What [`Client::connect`] needs: where the broker is, and the MQTT options.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// The broker's address, `host:port`, resolved on every (re)connect.
     pub addr: String,
     /// The MQTT options (client id, version, credentials, will, keep alive, clean start,
-    /// session expiry, limits...).
+    /// session expiry, limits...). `mqtt.max_queued` is the offline queue limit (see
+    /// [`ConnectOptions::max_queued`]).
     pub mqtt: ClientOptions,
     /// Incoming messages buffered for [`Messages`] before the driver stops reading.
     pub message_capacity: usize,
@@ -80,7 +86,10 @@ impl ConnectOptions {
     ) -> Self {
         Self {
             addr: addr.into(),
-            mqtt: ClientOptions::new(client_id, version),
+            mqtt: ClientOptions {
+                max_queued: DEFAULT_MAX_QUEUED,
+                ..ClientOptions::new(client_id, version)
+            },
             message_capacity: 1024,
             command_capacity: 256,
         }
@@ -116,6 +125,17 @@ impl ConnectOptions {
     #[must_use]
     pub fn clean_start(mut self, clean: bool) -> Self {
         self.mqtt.clean_start = clean;
+        self
+    }
+
+    /// With this offline queue limit (default [`DEFAULT_MAX_QUEUED`]): publishes,
+    /// subscribes and unsubscribes given while the broker is unreachable (or beyond the
+    /// in-flight window) wait in a queue of at most `limit` commands, and go out in order
+    /// once connected; beyond it a command fails at once with [`Error::QueueFull`]. Each
+    /// queued publish holds its payload: size the limit for the memory it may take.
+    #[must_use]
+    pub fn max_queued(mut self, limit: usize) -> Self {
+        self.mqtt.max_queued = limit;
         self
     }
 
@@ -178,6 +198,7 @@ impl Status {
 pub struct Client {
     commands: mpsc::Sender<Command>,
     status: watch::Receiver<Status>,
+    version: ProtocolVersion,
 }
 
 /// The answer to a command, once the driver has taken it: a future that resolves with the
@@ -244,9 +265,17 @@ impl Client {
         let (commands, command_rx) = mpsc::channel(options.command_capacity.max(1));
         let (message_tx, rx) = mpsc::channel(options.message_capacity.max(1));
         let (status_tx, status) = watch::channel(Status::Disconnected(None));
+        let version = options.mqtt.version;
         let driver = Driver::new(options, command_rx, message_tx, status_tx);
         tokio::spawn(driver.run());
-        (Client { commands, status }, Messages { rx })
+        (
+            Client {
+                commands,
+                status,
+                version,
+            },
+            Messages { rx },
+        )
     }
 
     async fn command<T>(
@@ -259,6 +288,51 @@ impl Client {
             .await
             .map_err(|_| Error::Stopped)?;
         Ok(Pending { rx })
+    }
+
+    /// Hands a command to the driver without waiting, so that commands given one after the
+    /// other from synchronous code keep their order; when the channel is full the command
+    /// is sent from a task (inside a runtime) and may pass later ones.
+    fn command_now<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
+    ) -> Pending<T> {
+        let (tx, rx) = oneshot::channel();
+        match self.commands.try_send(make(tx)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(cmd)) => {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    let commands = self.commands.clone();
+                    runtime.spawn(async move {
+                        let _ = commands.send(cmd).await;
+                    });
+                }
+            }
+            // The driver has stopped: the dropped reply makes `Pending` say so.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+        Pending { rx }
+    }
+
+    /// [`Client::subscribe_many`] without waiting for the driver to take the command.
+    pub(crate) fn subscribe_now(
+        &self,
+        subscriptions: Vec<Subscription>,
+        properties: SubscribeProperties,
+    ) -> Pending<SubAck> {
+        self.command_now(|reply| Command::Subscribe(subscriptions, properties, reply))
+    }
+
+    /// [`Client::unsubscribe`] without waiting for the driver to take the command.
+    pub(crate) fn unsubscribe_now(&self, filter: ByteString) -> Pending<UnsubAck> {
+        self.command_now(|reply| {
+            Command::Unsubscribe(vec![filter], UnsubscribeProperties::default(), reply)
+        })
+    }
+
+    /// The protocol version this client speaks.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
     }
 
     /// Opens a new connection on the same session (closing the current one if any) and
