@@ -56,6 +56,7 @@ impl Handle {
 /// failing with ENOSYS (kernel without io_uring) or EPERM (disabled by
 /// `kernel.io_uring_disabled` or a seccomp filter, as in many containers). Glommio reports
 /// the OS error in its text ("... (os error 38)").
+#[cfg(any(target_os = "linux", test))]
 fn io_uring_unavailable(e: &std::io::Error) -> bool {
     let text = e.to_string();
     matches!(e.raw_os_error(), Some(1 | 38))

@@ -73,33 +73,57 @@ struct Broker {
     child: Child,
     addr: SocketAddr,
     lines: mpsc::Receiver<String>,
+    /// The lines logged up to "listening on".
+    startup: Vec<String>,
 }
 
 impl Broker {
     /// Starts `ringmq --listen 127.0.0.1:0 ARGS` and waits for its "listening on" line.
     fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0", "--shards", "2"])
+        Self::spawn(Self::command(args))
+    }
+
+    /// The command [`Broker::start`] runs.
+    fn command(args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--listen", "127.0.0.1:0", "--shards", "2"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `cmd` (from [`Broker::command`]) and waits for its "listening on" line.
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd.spawn().unwrap();
         let lines = forward_lines(child.stderr.take().unwrap());
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut startup = Vec::new();
         let addr = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = lines.recv_timeout(left).unwrap_or_else(|e| {
                 let _ = child.kill();
-                panic!("no listening line from ringmq: {e:?}")
+                panic!(
+                    "no listening line from ringmq: {e:?}; log:\n{}",
+                    startup.join("\n")
+                )
             });
-            if let Some(rest) = line.split("listening on ").nth(1) {
+            let found = line.split("listening on ").nth(1).map(|rest| {
                 assert!(rest.contains("(mqtt, 2 shards, "), "{line}");
-                break rest.split(' ').next().unwrap().parse().unwrap();
+                rest.split(' ').next().unwrap().parse().unwrap()
+            });
+            startup.push(line);
+            if let Some(addr) = found {
+                break addr;
             }
         };
-        Self { child, addr, lines }
+        Self {
+            child,
+            addr,
+            lines,
+            startup,
+        }
     }
 
     /// Sends SIGTERM and waits up to `limit` for the exit status.
@@ -124,7 +148,12 @@ impl Broker {
 
     /// Everything logged so far.
     fn log(&self) -> String {
-        self.lines.try_iter().collect::<Vec<_>>().join("\n")
+        self.startup
+            .iter()
+            .cloned()
+            .chain(self.lines.try_iter())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -404,4 +433,107 @@ fn file_listeners_turn_anonymous_access_off() {
     assert_eq!(ack.reason_code, ConnectReasonCode::NotAuthorized);
     let (_, ack) = Client::connect(broker.addr, "alice", Some(("alice", "secret")));
     assert_eq!(ack.reason_code, ConnectReasonCode::Success);
+}
+
+/// Takes io_uring away from the process `cmd` starts: a seccomp filter, installed in the child
+/// between fork and exec, fails `io_uring_setup`, `io_uring_enter` and `io_uring_register` with
+/// `errno` (ENOSYS: a kernel without io_uring; EPERM: Docker's default seccomp profile or
+/// `kernel.io_uring_disabled`). Everything else is allowed; the test process is untouched.
+#[cfg(target_os = "linux")]
+fn without_io_uring(cmd: &mut Command, errno: i32) {
+    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter};
+    use std::os::unix::process::CommandExt;
+
+    let rules = [
+        libc::SYS_io_uring_setup,
+        libc::SYS_io_uring_enter,
+        libc::SYS_io_uring_register,
+    ]
+    .into_iter()
+    .map(|nr| (nr, vec![]))
+    .collect();
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(u32::try_from(errno).unwrap()),
+        std::env::consts::ARCH.try_into().unwrap(),
+    )
+    .unwrap();
+    // Built before the fork: the child only installs it.
+    let program: BpfProgram = filter.try_into().unwrap();
+    #[allow(unsafe_code)]
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // work is allowed: `apply_filter` makes two system calls (prctl NO_NEW_PRIVS, seccomp) on
+    // a program built before the fork, and the error path builds an `io::Error` from a raw
+    // errno, which does not allocate.
+    unsafe {
+        cmd.pre_exec(move || {
+            seccompiler::apply_filter(&program)
+                .map_err(|_| std::io::Error::from_raw_os_error(libc::EPERM))
+        });
+    }
+}
+
+/// Without io_uring (ENOSYS or EPERM), the default runtime falls back to tokio, says so in
+/// the log, serves MQTT on both shards, and shuts down gracefully on SIGTERM.
+#[cfg(target_os = "linux")]
+#[test]
+fn without_io_uring_the_default_runtime_falls_back_to_tokio_and_says_so() {
+    for (errno, name) in [(libc::ENOSYS, "ENOSYS"), (libc::EPERM, "EPERM")] {
+        let mut cmd = Broker::command(&[]);
+        without_io_uring(&mut cmd, errno);
+        let mut broker = Broker::spawn(cmd);
+        let log = broker.log();
+        assert!(
+            log.contains("io_uring is unavailable")
+                && log.contains("falling back to the tokio runtime"),
+            "{name}: no fallback warning in:\n{log}"
+        );
+        let listening = log.lines().find(|l| l.contains("listening on ")).unwrap();
+        assert!(listening.contains("tokio runtime"), "{name}: {listening}");
+        let (mut sub, ack) = Client::connect(broker.addr, &format!("fallback-sub-{name}"), None);
+        assert_eq!(ack.reason_code, ConnectReasonCode::Success, "{name}");
+        assert_eq!(sub.subscribe("fallback/t"), SubAckReasonCode::GrantedQoS1);
+        let (mut publisher, _) =
+            Client::connect(broker.addr, &format!("fallback-pub-{name}"), None);
+        publisher.send(&Packet::Publish(mqtt_proto::Publish {
+            dup: false,
+            qos_pid: mqtt_proto::QosPid::AtMostOnce,
+            retain: false,
+            topic: "fallback/t".into(),
+            payload: mqtt_proto::Bytes::from_static(b"no io_uring"),
+            properties: mqtt_proto::PublishProperties::default(),
+        }));
+        match sub.recv() {
+            Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"no io_uring", "{name}"),
+            other => panic!("{name}: expected PUBLISH, got {other:?}"),
+        }
+        let status = broker.terminate(Duration::from_secs(10));
+        match sub.recv() {
+            Some(Packet::Disconnect(d)) => {
+                assert_eq!(d.reason_code, DisconnectReasonCode::ServerShuttingDown);
+            }
+            other => panic!("{name}: expected DISCONNECT 0x8B, got {other:?}"),
+        }
+        assert!(status.success(), "{name}: exit {status:?}");
+    }
+}
+
+/// Asked for glommio explicitly, without io_uring, the broker does not fall back: it exits 1
+/// with an error that names io_uring.
+#[cfg(target_os = "linux")]
+#[test]
+fn without_io_uring_an_explicit_glommio_runtime_fails_with_a_clear_error() {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--listen", "127.0.0.1:0", "--runtime", "glommio"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    without_io_uring(&mut cmd, libc::EPERM);
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("falling back"), "{err}");
+    assert!(!err.contains("listening on"), "{err}");
+    assert!(err.contains("io_uring"), "{err}");
 }

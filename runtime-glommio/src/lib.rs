@@ -64,6 +64,7 @@ mod conn;
 mod fd;
 mod link;
 mod park;
+mod probe;
 mod shard;
 mod sync;
 
@@ -159,6 +160,8 @@ impl Broker {
     /// listeners are bound (port 0 resolves to one port shared by every shard) and every
     /// shard accepts connections.
     pub fn start(config: BrokerConfig) -> io::Result<BrokerHandle> {
+        // Without io_uring glommio would panic on the shard thread: say why instead.
+        probe::io_uring_available()?;
         let cpus = online_cpus();
         let n = config.effective_shards();
         let count = u16::try_from(n)
