@@ -8,7 +8,7 @@
 //! broker per shard count ([`shared_broker`]) and starts dedicated brokers
 //! ([`start_broker`]) only for tests that need their own configuration or stop the broker.
 //! Tests sharing a broker keep apart by unique client ids and topics ([`uid`], [`topic`]).
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod pump;
 pub mod raw;
@@ -81,6 +81,92 @@ impl BrokerHandle {
             Self::Glommio(h) => h.shutdown(),
             Self::Tokio(h) => h.shutdown(),
         }
+    }
+
+    /// Blocks until the broker stops (after a [`ShutdownTrigger`]).
+    pub fn wait(self) -> std::io::Result<()> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Glommio(h) => h.wait(),
+            Self::Tokio(h) => h.wait(),
+        }
+    }
+
+    /// A handle that starts the graceful shutdown from any thread.
+    pub fn shutdown_trigger(&self) -> std::io::Result<ShutdownTrigger> {
+        Ok(match self {
+            #[cfg(target_os = "linux")]
+            Self::Glommio(h) => ShutdownTrigger::Glommio(h.shutdown_trigger()?),
+            Self::Tokio(h) => ShutdownTrigger::Tokio(h.shutdown_trigger()?),
+        })
+    }
+
+    /// The runtime's connection counters.
+    pub fn counters(&self) -> Counters {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Glommio(h) => {
+                let c = h.counters();
+                Counters {
+                    accepted: c.accepted,
+                    handed_over: c.handed_over,
+                    adopted: c.adopted,
+                    parked: c.parked,
+                }
+            }
+            Self::Tokio(h) => {
+                let c = h.counters();
+                Counters {
+                    accepted: c.accepted,
+                    handed_over: c.handed_over,
+                    adopted: c.adopted,
+                    parked: 0,
+                }
+            }
+        }
+    }
+}
+
+/// [`BrokerHandle::shutdown_trigger`] on either runtime.
+#[derive(Debug)]
+pub enum ShutdownTrigger {
+    #[cfg(target_os = "linux")]
+    Glommio(runtime_glommio::ShutdownTrigger),
+    Tokio(runtime_tokio::ShutdownTrigger),
+}
+
+impl ShutdownTrigger {
+    /// Starts the graceful shutdown; does not wait.
+    pub fn trigger(&self) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Self::Glommio(t) => t.trigger(),
+            Self::Tokio(t) => t.trigger(),
+        }
+    }
+}
+
+/// Connection counters of either runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Connections accepted by a listener.
+    pub accepted: u64,
+    /// Connections handed over to their home shard.
+    pub handed_over: u64,
+    /// Handed-over connections adopted by their home shard.
+    pub adopted: u64,
+    /// Idle connections parked (glommio; always 0 on tokio, which does not park).
+    pub parked: u64,
+}
+
+/// Starts a broker on the thread's runtime ([`runtime`]) and returns its start-up error as is.
+pub fn try_start_broker(cfg: BrokerConfig) -> std::io::Result<BrokerHandle> {
+    match runtime() {
+        #[cfg(target_os = "linux")]
+        Runtime::Glommio => runtime_glommio::Broker::start(cfg).map(BrokerHandle::Glommio),
+        #[cfg(not(target_os = "linux"))]
+        Runtime::Glommio => panic!("glommio runs on Linux only"),
+        Runtime::Tokio => runtime_tokio::Broker::start(cfg).map(BrokerHandle::Tokio),
     }
 }
 

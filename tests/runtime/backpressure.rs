@@ -7,12 +7,9 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::*;
+use crate::blocking::*;
 use mqtt_core::{shard_for, ShardId};
 use mqtt_proto::{Bytes, Packet, Publish, QoS, QosPid};
-use runtime_glommio::Broker;
 
 fn id_on(shard: u16, tag: &str) -> String {
     (0..)
@@ -21,7 +18,7 @@ fn id_on(shard: u16, tag: &str) -> String {
         .unwrap()
 }
 
-#[test]
+on_both! {
 fn qos1_across_a_full_link_is_neither_dropped_nor_reordered_mqtt_4_6_0_6() {
     const N: u16 = 2000;
     const WINDOW: u16 = 50;
@@ -59,4 +56,5 @@ fn qos1_across_a_full_link_is_neither_dropped_nor_reordered_mqtt_4_6_0_6() {
     }
     drop(sender.join().unwrap());
     broker.shutdown().unwrap();
+}
 }

@@ -6,9 +6,7 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::*;
+use crate::blocking::*;
 use mqtt_proto::{Packet, QoS};
 
 fn connack_first(shards: usize) {
@@ -24,17 +22,19 @@ fn connack_first(shards: usize) {
     broker.shutdown().unwrap();
 }
 
-#[test]
+on_both! {
 fn connack_is_the_first_packet_on_one_shard_mqtt_3_2_0_1() {
     connack_first(1);
 }
+}
 
-#[test]
+on_both! {
 fn connack_is_the_first_packet_on_two_shards_mqtt_3_2_0_1() {
     connack_first(2);
 }
+}
 
-#[test]
+on_both! {
 fn a_packet_split_across_reads_is_reassembled() {
     let broker = start(2);
     let mut c = Client::open(addr(&broker), V5);
@@ -56,8 +56,9 @@ fn a_packet_split_across_reads_is_reassembled() {
     );
     broker.shutdown().unwrap();
 }
+}
 
-#[test]
+on_both! {
 fn connect_then_publish_in_one_write_is_handled_in_order() {
     // The CONNECT and what follows it arrive in one segment: on two shards the connection
     // may be handed over with those bytes, and none may be lost.
@@ -87,4 +88,5 @@ fn connect_then_publish_in_one_write_is_handled_in_order() {
         assert_eq!(&p.payload[..], i.to_string().as_bytes());
     }
     broker.shutdown().unwrap();
+}
 }

@@ -1,5 +1,6 @@
 //! Idle connections park (the runtime keeps only their descriptor, in an epoll set) and wake
-//! for input, output and their end without losing or reordering anything.
+//! for input, output and their end without losing or reordering anything (glommio only:
+//! tokio does not park).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,15 +8,18 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::blocking::*;
 use mqtt_core::{shard_for, ShardId};
 use mqtt_proto::{BytesMut, Packet, ProtocolVersion, QoS};
 use runtime_glommio::{Broker, BrokerHandle};
+
+/// The broker's first listener address.
+fn addr(b: &BrokerHandle) -> std::net::SocketAddr {
+    b.local_addrs()[0]
+}
 
 /// Idle time before a connection parks, in tests.
 const PARK_MS: u64 = 50;

@@ -7,13 +7,11 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::*;
+use crate::blocking::*;
 use mqtt_core::{shard_for, ShardId};
 use mqtt_proto::{Packet, QoS};
 
-#[test]
+on_both! {
 fn every_client_is_served_whichever_shard_accepted_it() {
     // 40 connections spread by the kernel over 2 shards: about half land on the shard that
     // is not their home (the chance that none does is 2^-40) and are handed over.
@@ -52,8 +50,9 @@ fn every_client_is_served_whichever_shard_accepted_it() {
     assert_eq!(counters.adopted, counters.handed_over);
     broker.shutdown().unwrap();
 }
+}
 
-#[test]
+on_both! {
 fn a_second_connection_takes_the_session_over_on_its_home_shard_mqtt_3_1_4_3() {
     let broker = start(2);
     let a = addr(&broker);
@@ -71,4 +70,5 @@ fn a_second_connection_takes_the_session_over_on_its_home_shard_mqtt_3_1_4_3() {
         assert!(matches!(second.recv(), Packet::PingResp));
     }
     broker.shutdown().unwrap();
+}
 }

@@ -1,4 +1,5 @@
-//! Listeners: port 0 resolves to one port that every shard binds with SO_REUSEPORT (Linux).
+//! Listeners: port 0 resolves to one port that every shard binds with SO_REUSEPORT (Linux),
+//! bind errors, and locked memory.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -6,17 +7,14 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::*;
+use crate::blocking::*;
 use mqtt_core::shard_for;
-use runtime_tokio::Broker;
 
-/// Linux only: elsewhere shard 0 alone binds and accepts.
+on_both! {
+/// Linux only: elsewhere tokio's shard 0 alone binds and accepts.
 #[cfg(target_os = "linux")]
-#[test]
 fn port_zero_resolves_to_one_port_shared_by_every_shard() {
     let mut config = config(2);
     let second = config.listeners[0].clone();
@@ -46,8 +44,9 @@ fn port_zero_resolves_to_one_port_shared_by_every_shard() {
     }
     broker.shutdown().unwrap();
 }
+}
 
-#[test]
+on_both! {
 fn a_port_in_use_is_an_error_not_a_panic() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut config = config(2);
@@ -55,8 +54,9 @@ fn a_port_in_use_is_an_error_not_a_panic() {
     let err = Broker::start(config).unwrap_err();
     assert!(err.to_string().contains("cannot bind"), "{err}");
 }
+}
 
-#[test]
+on_both! {
 fn a_second_broker_on_the_same_port_is_refused_not_sharing_it() {
     // SO_REUSEPORT alone would let both bind and split the connections between them.
     let first = Broker::start(config(1)).unwrap();
@@ -73,40 +73,76 @@ fn a_second_broker_on_the_same_port_is_refused_not_sharing_it() {
     assert_eq!(third.local_addrs()[0], addr);
     third.shutdown().unwrap();
 }
-
-/// Run by `starts_without_locked_memory` in a child process with no RLIMIT_MEMLOCK budget;
-/// does nothing otherwise.
-#[test]
-fn memlock_child() {
-    if std::env::var_os("RINGMQ_MEMLOCK_CHILD").is_none() {
-        return;
-    }
-    let broker = Broker::start(config(2)).unwrap();
-    broker.shutdown().unwrap();
-    println!("STARTED");
 }
 
-/// Unlike glommio, tokio pins no memory: the broker starts with `ulimit -l 0`.
-#[cfg(target_os = "linux")]
+/// Run by the locked-memory tests in a child process with a small RLIMIT_MEMLOCK, on the
+/// runtime named by `RINGMQ_MEMLOCK_CHILD`; does nothing otherwise. It prints `STARTED` or
+/// `START-ERROR: <the error>`.
 #[test]
-fn starts_without_locked_memory() {
+fn memlock_child() {
+    let runtime = match std::env::var("RINGMQ_MEMLOCK_CHILD").as_deref() {
+        Ok("glommio") => crate::common::Runtime::Glommio,
+        Ok("tokio") => crate::common::Runtime::Tokio,
+        _ => return,
+    };
+    crate::common::set_runtime(runtime);
+    match Broker::start(config(2)) {
+        Ok(broker) => {
+            broker.shutdown().unwrap();
+            println!("STARTED");
+        }
+        Err(err) => println!("START-ERROR: {err}"),
+    }
+}
+
+/// Runs [`memlock_child`] on `runtime` with `ulimit -l <kib>`; its line of output.
+fn start_with_memlock(runtime: &str, kib: u32) -> String {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg("ulimit -l 0 && exec \"$0\" --exact memlock_child --nocapture --test-threads=1")
+        .arg(format!(
+            "ulimit -l {kib} && exec \"$0\" --exact listeners::memlock_child --nocapture \
+             --test-threads=1"
+        ))
         .arg(exe)
-        .env("RINGMQ_MEMLOCK_CHILD", "1")
+        .env("RINGMQ_MEMLOCK_CHILD", runtime)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && stdout.contains("STARTED"),
+        out.status.success(),
         "child failed: {stdout} {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("STARTED") || l.contains("START-ERROR"))
+        .unwrap_or_else(|| panic!("no result from the child: {stdout}"));
+    // The harness may print "test listeners::memlock_child ... " on the same line.
+    let at = line.find("START").unwrap();
+    line[at..].to_owned()
 }
 
+/// glommio pins its io_uring memory: below what it needs, start-up fails with an error
+/// naming locked memory (not a panic).
+#[cfg(target_os = "linux")]
 #[test]
+fn glommio_reports_missing_locked_memory_as_an_error() {
+    let line = start_with_memlock("glommio", 256);
+    assert!(
+        line.contains("START-ERROR") && line.contains("locked memory"),
+        "{line}"
+    );
+}
+
+/// tokio pins no memory: the broker starts with `ulimit -l 0`.
+#[cfg(target_os = "linux")]
+#[test]
+fn tokio_starts_without_locked_memory() {
+    assert_eq!(start_with_memlock("tokio", 0), "STARTED");
+}
+
+on_both! {
 fn the_handle_can_move_to_another_thread() {
     fn assert_send<T: Send>(_: &T) {}
     let broker = start(1);
@@ -116,4 +152,5 @@ fn the_handle_can_move_to_another_thread() {
         .join()
         .unwrap();
     assert!(std::net::TcpStream::connect(a).is_err());
+}
 }

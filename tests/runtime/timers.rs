@@ -6,15 +6,12 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::blocking::*;
 use mqtt_proto::Packet;
-use runtime_glommio::Broker;
 
-#[test]
+on_both! {
 fn a_connection_that_sends_no_connect_is_closed_after_the_connect_timeout() {
     let mut config = config(2);
     config.core.connect_timeout_ms = 300;
@@ -30,8 +27,9 @@ fn a_connection_that_sends_no_connect_is_closed_after_the_connect_timeout() {
     assert!(took < Duration::from_secs(3), "closed too late: {took:?}");
     broker.shutdown().unwrap();
 }
+}
 
-#[test]
+on_both! {
 fn a_silent_client_is_disconnected_after_one_and_a_half_keep_alives_mqtt_3_1_2_24() {
     let broker = start(2);
     let mut connect = connect_packet("keepalive-1", V5);
@@ -49,4 +47,5 @@ fn a_silent_client_is_disconnected_after_one_and_a_half_keep_alives_mqtt_3_1_2_2
     assert!(took < Duration::from_secs(4), "too late: {took:?}");
     c.expect_closed(Duration::from_secs(5));
     broker.shutdown().unwrap();
+}
 }

@@ -1,24 +1,32 @@
-//! Test support: start a broker on 127.0.0.1:0, and a blocking MQTT client over a plain
-//! `std::net::TcpStream` that encodes and decodes with mqtt-proto.
-#![allow(
-    dead_code, // each test file uses only some helpers
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! The runtime suite's support: brokers on the test thread's runtime (see
+//! `crate::common::Runtime`), and a blocking MQTT client over a plain `std::net::TcpStream`
+//! that encodes and decodes with mqtt-proto.
+
+#![allow(dead_code)] // each binary that includes it uses only some helpers
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
+pub use crate::common::BrokerHandle;
 use mqtt_proto::{
     ByteString, Bytes, BytesMut, ConnAck, Connect, ConnectProperties, DecodeOptions, LastWill,
     Packet, ProtocolVersion, PubAck, Publish, PublishProperties, QoS, QosPid, SubAck, Subscribe,
     Subscription, SubscriptionOptions, WillProperties,
 };
-use runtime_tokio::{Broker, BrokerConfig, BrokerHandle};
+use ringmq_config::BrokerConfig;
+
+/// Starts brokers on the runtime of the test's thread (`crate::common::set_runtime`).
+#[derive(Debug)]
+pub struct Broker;
+
+impl Broker {
+    /// `runtime_glommio::Broker::start` or `runtime_tokio::Broker::start`.
+    pub fn start(config: BrokerConfig) -> std::io::Result<BrokerHandle> {
+        crate::common::try_start_broker(config)
+    }
+}
 
 pub const V5: ProtocolVersion = ProtocolVersion::V5;
 pub const V311: ProtocolVersion = ProtocolVersion::V3_1_1;
@@ -27,13 +35,14 @@ pub const V311: ProtocolVersion = ProtocolVersion::V3_1_1;
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A broker configuration for tests: one listener on 127.0.0.1:0, `shards` shards, the
-/// and a short shutdown bound.
+/// smallest io_uring memory (glommio; tokio pins none), and a short shutdown bound.
 pub fn config(shards: usize) -> BrokerConfig {
     let mut config = BrokerConfig::default();
     let mut listener = config.listeners[0].clone();
     listener.addr = "127.0.0.1:0".parse().unwrap();
     config.listeners = vec![listener];
     config.shards = shards;
+    config.runtime.io_memory = 64 * 1024;
     config.runtime.shutdown_timeout_ms = 3_000;
     config
 }
@@ -146,6 +155,8 @@ impl Client {
                     return None
                 }
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => return None,
+                // A signal interrupted the blocking read: read again.
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => panic!("read: {e}"),
             }
         }

@@ -6,9 +6,7 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::*;
+use crate::blocking::*;
 use mqtt_core::{shard_for, ShardId};
 use mqtt_proto::QoS;
 
@@ -52,17 +50,19 @@ fn deliver(shards: u16) {
     broker.shutdown().unwrap();
 }
 
-#[test]
+on_both! {
 fn publish_reaches_every_matching_subscriber_on_one_shard_mqtt_3_3_4_1() {
     deliver(1);
 }
+}
 
-#[test]
+on_both! {
 fn publish_reaches_subscribers_on_every_shard_mqtt_3_3_4_1() {
     deliver(2);
 }
+}
 
-#[test]
+on_both! {
 fn many_messages_keep_their_order_across_shards_mqtt_4_6_0_6() {
     let broker = start(2);
     let a = addr(&broker);
@@ -77,4 +77,5 @@ fn many_messages_keep_their_order_across_shards_mqtt_4_6_0_6() {
         assert_eq!(&p.payload[..], &i.to_be_bytes());
     }
     broker.shutdown().unwrap();
+}
 }

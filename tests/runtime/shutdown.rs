@@ -7,14 +7,11 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::blocking::*;
 use mqtt_core::{shard_for, ShardId};
 use mqtt_proto::{Packet, QoS};
-use runtime_glommio::Broker;
 
 /// A client identifier whose home is `shard` of `count`.
 fn id_on(shard: u16, count: u16, tag: &str) -> String {
@@ -58,17 +55,19 @@ fn disconnects_within_bound(shards: u16) {
     assert!(std::net::TcpStream::connect(a).is_err());
 }
 
-#[test]
+on_both! {
 fn shutdown_sends_v5_disconnect_0x8b_within_the_bound_on_one_shard() {
     disconnects_within_bound(1);
 }
+}
 
-#[test]
+on_both! {
 fn shutdown_sends_v5_disconnect_0x8b_within_the_bound_on_two_shards() {
     disconnects_within_bound(2);
 }
+}
 
-#[test]
+on_both! {
 fn shutdown_delivers_wills_on_every_shard_before_disconnecting_mqtt_3_1_2_8() {
     let broker = start(2);
     let a = addr(&broker);
@@ -110,8 +109,9 @@ fn shutdown_delivers_wills_on_every_shard_before_disconnecting_mqtt_3_1_2_8() {
         assert_eq!(topics, expected, "every will, before DISCONNECT");
     }
 }
+}
 
-#[test]
+on_both! {
 fn dropping_the_handle_shuts_the_broker_down() {
     let broker = start(2);
     let a = addr(&broker);
@@ -120,8 +120,9 @@ fn dropping_the_handle_shuts_the_broker_down() {
     expect_server_shutting_down(&mut c);
     assert!(std::net::TcpStream::connect(a).is_err());
 }
+}
 
-#[test]
+on_both! {
 fn a_trigger_from_another_thread_ends_wait() {
     let broker = start(2);
     let a = addr(&broker);
@@ -134,4 +135,5 @@ fn a_trigger_from_another_thread_ends_wait() {
     broker.wait().unwrap();
     t.join().unwrap();
     expect_server_shutting_down(&mut c);
+}
 }

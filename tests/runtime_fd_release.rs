@@ -1,0 +1,85 @@
+//! Shutdown releases every descriptor the broker opened, on both runtimes: listeners,
+//! connections (parked ones too, on glommio), handed-over sockets, and the runtime's own
+//! epoll sets, io_uring instances and eventfds. Alone in its test binary (one test), so that
+//! no other test opens descriptors meanwhile.
+#![cfg(target_os = "linux")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[path = "runtime/blocking.rs"]
+mod blocking;
+mod common;
+
+use std::time::Duration;
+
+use blocking::*;
+use common::{set_runtime, Runtime};
+use mqtt_proto::QoS;
+
+/// Open sockets, io_uring instances, epoll sets and (on tokio) eventfds of this process.
+/// glommio keeps one eventfd per executor it ever started, so on glommio eventfds are not
+/// counted.
+fn open_fds(rt: Runtime) -> Vec<String> {
+    let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|l| l.to_string_lossy().into_owned())
+        .filter(|l| {
+            l.starts_with("socket:")
+                || l.contains("io_uring")
+                || l.contains("eventpoll")
+                || (rt == Runtime::Tokio && l.contains("eventfd"))
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
+fn closes_every_descriptor(rt: Runtime) {
+    set_runtime(rt);
+    let before = open_fds(rt);
+    // A broker nobody connected to.
+    let idle = start(1);
+    let a = addr(&idle);
+    idle.shutdown().unwrap();
+    assert!(std::net::TcpStream::connect(a).is_err(), "listener closed");
+    for shards in [1, 2] {
+        let mut config = config(shards);
+        config.runtime.park_idle_ms = 50;
+        let broker = Broker::start(config).unwrap();
+        let a = addr(&broker);
+        let mut clients: Vec<Client> = (0..10)
+            .map(|i| Client::connect(a, &format!("fd-{rt:?}-{shards}-{i}"), V5))
+            .collect();
+        clients[0].subscribe("fd/t", QoS::AtLeastOnce);
+        // On glommio every connection parks; then some end (parked, on glommio), the others
+        // with the shutdown.
+        std::thread::sleep(Duration::from_millis(300));
+        if rt == Runtime::Glommio {
+            assert_eq!(broker.counters().parked, 10, "{:?}", broker.counters());
+        }
+        for c in clients.drain(5..) {
+            c.drop_abruptly();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        broker.shutdown().unwrap();
+        assert!(std::net::TcpStream::connect(a).is_err(), "listener closed");
+        drop(clients);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        open_fds(rt),
+        before,
+        "{rt:?}: descriptors left open after shutdown"
+    );
+}
+
+#[test]
+fn shutdown_closes_every_socket_and_descriptor_on_both_runtimes() {
+    closes_every_descriptor(Runtime::Glommio);
+    closes_every_descriptor(Runtime::Tokio);
+}
