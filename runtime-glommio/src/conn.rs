@@ -475,7 +475,11 @@ impl Conn {
                 );
                 drop(self.stream);
                 crate::SharedCounters::bump(&ctx.counters.handed_over);
-                link.hand_over(Handover { fd, buffered, peer });
+                link.hand_over(Handover {
+                    socket: fd,
+                    buffered,
+                    peer,
+                });
             }
             Err(e) => warn!(shard = ctx.id.0, error = %e, "handover failed: closed"),
         }

@@ -72,7 +72,7 @@ use core::net::SocketAddr;
 use core::time::Duration;
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -80,7 +80,8 @@ use std::time::Instant;
 pub use ringmq_config::BrokerConfig;
 use tracing::warn;
 
-use shard::{Clock, Report, ShardSpec};
+use ringmq_runtime::startup;
+use shard::{Clock, ShardSpec, SharedCounters};
 
 /// Depth of each of an executor's io_uring rings. Sockets wait on readiness polls, which do
 /// not hold a submission slot, so a small ring serves many connections; it only bounds how
@@ -108,23 +109,6 @@ pub struct Counters {
     pub parked: u64,
     /// Parked connections served again (input, output, or their end).
     pub unparked: u64,
-}
-
-/// The shards' shared [`Counters`].
-#[derive(Debug, Default)]
-pub(crate) struct SharedCounters {
-    pub(crate) accepted: AtomicU64,
-    pub(crate) handed_over: AtomicU64,
-    pub(crate) adopted: AtomicU64,
-    pub(crate) parked: AtomicU64,
-    pub(crate) unparked: AtomicU64,
-}
-
-impl SharedCounters {
-    /// Adds one to a counter.
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// A running broker: its addresses, and the way to stop it.
@@ -199,24 +183,13 @@ impl Broker {
                 .spawn(move || shard::run_thread(spec, io_memory, RING_DEPTH, cpu))?;
             handle.threads.push(thread);
             handle.controls.push(ours);
-            match rx.recv() {
-                Ok(Report::Bound(addrs)) => {
-                    if i == 0 {
-                        handle.addrs = addrs;
-                    }
-                }
-                Ok(Report::Failed(e)) => return Err(e),
-                Ok(Report::Ready) | Err(_) => return Err(died(i)),
+            let addrs = startup::wait_bound(i, &rx)?;
+            if i == 0 {
+                handle.addrs = addrs;
             }
             reports.push(rx);
         }
-        for (i, rx) in (0u16..).zip(&reports) {
-            match rx.recv() {
-                Ok(Report::Ready) => {}
-                Ok(Report::Failed(e)) => return Err(e),
-                Ok(Report::Bound(_)) | Err(_) => return Err(died(i)),
-            }
-        }
+        startup::wait_ready(&reports)?;
         Ok(handle)
     }
 }
@@ -268,25 +241,7 @@ impl BrokerHandle {
 
     /// Joins every thread, giving up at `deadline`.
     fn join(&mut self, deadline: Option<Instant>) -> io::Result<()> {
-        let threads = core::mem::take(&mut self.threads);
-        if let Some(deadline) = deadline {
-            while threads.iter().any(|t| !t.is_finished()) {
-                if Instant::now() >= deadline {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "shard threads did not stop within the shutdown timeout",
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-        let mut result = Ok(());
-        for (i, t) in (0u16..).zip(threads) {
-            if t.join().is_err() {
-                result = Err(died(i));
-            }
-        }
-        result
+        startup::join_shards(core::mem::take(&mut self.threads), deadline)
     }
 }
 
@@ -307,11 +262,6 @@ fn signal(controls: &[UnixStream]) {
     for mut c in controls {
         let _ = c.write(&[1]);
     }
-}
-
-/// The error for a shard thread that ended unexpectedly.
-fn died(shard: u16) -> io::Error {
-    io::Error::other(format!("shard {shard}: its thread ended unexpectedly"))
 }
 
 /// The error for an executor that could not start, naming locked memory when it is the cause.

@@ -3,48 +3,29 @@
 //! source shard (a glommio channel must not be awaited by two senders at once) and one
 //! receiving task on its destination shard.
 //!
-//! The sending task sends, in this order and again until nothing is left: the batch
-//! [`Shard::take_peer`](mqtt_core::Shard::take_peer) returns, handed-over connections, and
-//! (once, during shutdown) the "wills done" marker. A full channel makes it wait: the shard's
-//! outbox then grows until mqtt-core pauses client input (never blocked, never dropped).
+//! What a link carries and the order of it are `ringmq_runtime::link`'s.
 
-use core::net::SocketAddr;
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use bytes::BytesMut;
 use glommio::channels::shared_channel::{
     self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
 };
-use mqtt_core::{ShardId, ShardMsg};
+use mqtt_core::ShardId;
+use ringmq_runtime::link::shard_ids;
 use tracing::{debug, warn};
 
 use crate::shard::ShardCtx;
-use crate::sync::{Latch, Notify};
 
-/// What travels from one shard to another.
-#[derive(Debug)]
-pub(crate) enum LinkMsg {
-    /// A batch of cross-shard messages for `Shard::handle_peer`.
-    Peer(ShardMsg),
-    /// A connection moving to its home shard.
-    Handover(Handover),
-    /// Shutdown: every will of the sending shard has been sent before this.
-    WillsDone,
-}
+/// What travels from one shard to another: a handed-over socket moves as a duplicated
+/// descriptor (the sending shard has closed its own).
+pub(crate) type LinkMsg = ringmq_runtime::link::LinkMsg<OwnedFd>;
 
 /// A connection moving to its home shard.
-#[derive(Debug)]
-pub(crate) struct Handover {
-    /// The socket (a duplicate; the sending shard has closed its own descriptor).
-    pub(crate) fd: OwnedFd,
-    /// The CONNECT as it arrived and every byte read after it.
-    pub(crate) buffered: BytesMut,
-    /// The client's address.
-    pub(crate) peer: Option<SocketAddr>,
-}
+pub(crate) type Handover = ringmq_runtime::link::Handover<OwnedFd>;
+
+/// The sending side of one link, shared by the tasks of its shard.
+pub(crate) type LinkOut = ringmq_runtime::link::LinkOut<OwnedFd>;
 
 /// The unconnected ends of one shard's links, built on the starting thread.
 #[derive(Debug)]
@@ -109,42 +90,6 @@ impl LinkEnds {
     }
 }
 
-/// The present entries of a per-shard vector, with their shard ids.
-fn shard_ids<T>(v: Vec<Option<T>>) -> impl Iterator<Item = (ShardId, T)> {
-    v.into_iter()
-        .enumerate()
-        .filter_map(|(i, x)| Some((ShardId(u16::try_from(i).ok()?), x?)))
-}
-
-/// The sending side of one link, shared by the tasks of its shard.
-#[derive(Debug, Default)]
-pub(crate) struct LinkOut {
-    /// Wakes the sending task: the outbox has messages, a handover is queued, or the
-    /// marker is due.
-    pub(crate) wake: Notify,
-    handovers: RefCell<VecDeque<Handover>>,
-    /// Shutdown asked for the "wills done" marker.
-    wills_due: Cell<bool>,
-    wills_sent: Cell<bool>,
-    /// Set once the marker is in the channel: the shard must not stop (cancelling this task)
-    /// before, or the peer would wait for it until the shutdown deadline.
-    pub(crate) wills_delivered: Latch,
-}
-
-impl LinkOut {
-    /// Queues a connection for its home shard.
-    pub(crate) fn hand_over(&self, h: Handover) {
-        self.handovers.borrow_mut().push_back(h);
-        self.wake.notify();
-    }
-
-    /// Asks for the "wills done" marker after everything queued so far.
-    pub(crate) fn send_wills_done(&self) {
-        self.wills_due.set(true);
-        self.wake.notify();
-    }
-}
-
 /// The sending task of the link to `to`.
 pub(crate) async fn send_task(
     ctx: Rc<ShardCtx>,
@@ -154,26 +99,14 @@ pub(crate) async fn send_task(
 ) {
     loop {
         out.wake.notified().await;
-        loop {
-            let msg = if let Some(m) = ctx.take_peer(to) {
-                LinkMsg::Peer(m)
-            } else if let Some(h) = out.handovers.borrow_mut().pop_front() {
-                LinkMsg::Handover(h)
-            } else if out.wills_due.get() && !out.wills_sent.get() {
-                out.wills_sent.set(true);
-                LinkMsg::WillsDone
-            } else {
-                break;
-            };
+        while let Some(msg) = out.next_message(|| ctx.take_peer(to)) {
             let marker = matches!(msg, LinkMsg::WillsDone);
             if sender.send(msg).await.is_err() {
                 debug!(from = ctx.id.0, to = to.0, "link closed");
-                out.wills_delivered.set();
+                out.closed();
                 return;
             }
-            if marker {
-                out.wills_delivered.set();
-            }
+            out.sent(marker);
         }
     }
 }

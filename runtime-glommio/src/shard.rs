@@ -23,7 +23,8 @@ use crate::conn::{Conn, ConnCtl, ConnTask, End};
 use crate::link::{self, Handover, LinkEnds, LinkOut};
 use crate::park::{self, Parking};
 use crate::sync::{self, Latch, Notify};
-use crate::SharedCounters;
+pub(crate) use ringmq_runtime::startup::Report;
+pub(crate) use ringmq_runtime::{Clock, SharedCounters};
 
 /// Size of the per-executor read buffer every connection reads into.
 const SCRATCH_SIZE: usize = 64 * 1024;
@@ -36,40 +37,6 @@ const LISTEN_BACKLOG: i32 = 1024;
 
 /// Pause after a failed `accept` (e.g. out of descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
-
-/// The broker's clock: milliseconds since the broker started, from one monotonic origin shared
-/// by every shard.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Clock {
-    origin: Instant,
-}
-
-impl Clock {
-    pub(crate) fn new(origin: Instant) -> Self {
-        Self { origin }
-    }
-
-    /// Now, as the shards see it.
-    pub(crate) fn now(&self) -> Timestamp {
-        Timestamp(u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX))
-    }
-
-    /// The instant a timestamp stands for.
-    fn instant(&self, t: Timestamp) -> Instant {
-        self.origin + Duration::from_millis(t.0)
-    }
-}
-
-/// What a shard's thread reports to [`crate::Broker::start`].
-#[derive(Debug)]
-pub(crate) enum Report {
-    /// Every listener is bound; the real addresses, in configuration order.
-    Bound(Vec<SocketAddr>),
-    /// Links are connected and the shard accepts connections.
-    Ready,
-    /// The shard could not start.
-    Failed(io::Error),
-}
 
 /// Everything a shard's thread needs to start.
 #[derive(Debug)]
@@ -427,7 +394,7 @@ impl ShardCtx {
 
     /// Adopts a connection handed over by another shard.
     pub(crate) fn adopt(self: &Rc<Self>, h: Handover) {
-        let stream = crate::fd::adopt_tcp(h.fd);
+        let stream = crate::fd::adopt_tcp(h.socket);
         SharedCounters::bump(&self.counters.adopted);
         debug!(shard = self.id.0, peer = ?h.peer, "connection handed over");
         self.serve(stream, h.peer, Some(h.buffered));

@@ -414,7 +414,7 @@ impl Conn {
                 );
                 crate::SharedCounters::bump(&ctx.counters.handed_over);
                 link.hand_over(Handover {
-                    stream,
+                    socket: stream,
                     buffered,
                     peer,
                 });

@@ -36,7 +36,7 @@ mod sync;
 use core::net::SocketAddr;
 use core::time::Duration;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -45,7 +45,8 @@ pub use ringmq_config::BrokerConfig;
 use tokio::sync::watch;
 use tracing::warn;
 
-use shard::{Clock, Report, ShardSpec};
+use ringmq_runtime::startup;
+use shard::{Clock, ShardSpec, SharedCounters};
 
 /// Margin over `shutdown_timeout_ms` that [`BrokerHandle::shutdown`] allows the threads to
 /// exit in, before it reports a timeout.
@@ -64,21 +65,6 @@ pub struct Counters {
     pub handed_over: u64,
     /// Handed-over connections their home shard adopted.
     pub adopted: u64,
-}
-
-/// The shards' shared [`Counters`].
-#[derive(Debug, Default)]
-pub(crate) struct SharedCounters {
-    pub(crate) accepted: AtomicU64,
-    pub(crate) handed_over: AtomicU64,
-    pub(crate) adopted: AtomicU64,
-}
-
-impl SharedCounters {
-    /// Adds one to a counter.
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// A running broker: its addresses, and the way to stop it.
@@ -144,24 +130,13 @@ impl Broker {
                 .name(format!("ringmq-shard-{i}"))
                 .spawn(move || shard::run_thread(spec))?;
             handle.threads.push(thread);
-            match rx.recv() {
-                Ok(Report::Bound(addrs)) => {
-                    if i == 0 {
-                        handle.addrs = addrs;
-                    }
-                }
-                Ok(Report::Failed(e)) => return Err(e),
-                Ok(Report::Ready) | Err(_) => return Err(died(i)),
+            let addrs = startup::wait_bound(i, &rx)?;
+            if i == 0 {
+                handle.addrs = addrs;
             }
             reports.push(rx);
         }
-        for (i, rx) in (0u16..).zip(&reports) {
-            match rx.recv() {
-                Ok(Report::Ready) => {}
-                Ok(Report::Failed(e)) => return Err(e),
-                Ok(Report::Bound(_)) | Err(_) => return Err(died(i)),
-            }
-        }
+        startup::wait_ready(&reports)?;
         Ok(handle)
     }
 }
@@ -208,25 +183,7 @@ impl BrokerHandle {
 
     /// Joins every thread, giving up at `deadline`.
     fn join(&mut self, deadline: Option<Instant>) -> io::Result<()> {
-        let threads = core::mem::take(&mut self.threads);
-        if let Some(deadline) = deadline {
-            while threads.iter().any(|t| !t.is_finished()) {
-                if Instant::now() >= deadline {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "shard threads did not stop within the shutdown timeout",
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-        let mut result = Ok(());
-        for (i, t) in (0u16..).zip(threads) {
-            if t.join().is_err() {
-                result = Err(died(i));
-            }
-        }
-        result
+        startup::join_shards(core::mem::take(&mut self.threads), deadline)
     }
 }
 
@@ -240,9 +197,4 @@ impl Drop for BrokerHandle {
             warn!(error = %e, "broker dropped without shutdown");
         }
     }
-}
-
-/// The error for a shard thread that ended unexpectedly.
-fn died(shard: u16) -> io::Error {
-    io::Error::other(format!("shard {shard}: its thread ended unexpectedly"))
 }
