@@ -491,6 +491,44 @@ fn without_io_uring_the_default_runtime_falls_back_to_tokio_and_says_so() {
         );
         let listening = log.lines().find(|l| l.contains("listening on ")).unwrap();
         assert!(listening.contains("tokio runtime"), "{name}: {listening}");
+        // An independent client (rumqttc, MQTT 3.1.1) subscribes and receives its own message.
+        let options = rumqttc::MqttOptions::new(
+            format!("fallback-rumqttc-{name}"),
+            "127.0.0.1",
+            broker.addr.port(),
+        );
+        let (rumq, mut events) = rumqttc::Client::new(options, 10);
+        rumq.subscribe("fallback/rumqttc", rumqttc::QoS::AtLeastOnce)
+            .unwrap();
+        let mut published = false;
+        loop {
+            match events.recv_timeout(Duration::from_secs(10)) {
+                Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(ack)))) => {
+                    assert_eq!(
+                        ack.return_codes,
+                        [rumqttc::SubscribeReasonCode::Success(
+                            rumqttc::QoS::AtLeastOnce
+                        )],
+                        "{name}"
+                    );
+                    rumq.publish(
+                        "fallback/rumqttc",
+                        rumqttc::QoS::AtLeastOnce,
+                        false,
+                        &b"via rumqttc"[..],
+                    )
+                    .unwrap();
+                    published = true;
+                }
+                Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) => {
+                    assert!(published, "{name}: a message before the SUBACK");
+                    assert_eq!(&p.payload[..], b"via rumqttc", "{name}");
+                    break;
+                }
+                Ok(Ok(_)) => {}
+                other => panic!("{name}: rumqttc: {other:?}"),
+            }
+        }
         let (mut sub, ack) = Client::connect(broker.addr, &format!("fallback-sub-{name}"), None);
         assert_eq!(ack.reason_code, ConnectReasonCode::Success, "{name}");
         assert_eq!(sub.subscribe("fallback/t"), SubAckReasonCode::GrantedQoS1);
