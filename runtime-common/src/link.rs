@@ -111,6 +111,56 @@ impl<S> LinkOut<S> {
     }
 }
 
+/// A link's end with the shard at its other end.
+pub type Linked<T> = (ShardId, T);
+
+/// One shard's ends of the full mesh, built on the starting thread: index = the other shard,
+/// `None` for this shard itself.
+#[derive(Debug)]
+pub struct LinkEnds<S, R> {
+    /// The sending ends, by destination shard.
+    pub senders: Vec<Option<S>>,
+    /// The receiving ends, by source shard.
+    pub receivers: Vec<Option<R>>,
+}
+
+impl<S, R> LinkEnds<S, R> {
+    /// The present ends with their shards: sending ends with their destination, receiving
+    /// ends with their source.
+    pub fn into_parts(self) -> (Vec<Linked<S>>, Vec<Linked<R>>) {
+        (
+            shard_ids(self.senders).collect(),
+            shard_ids(self.receivers).collect(),
+        )
+    }
+}
+
+/// Builds the full mesh of `n` shards, one channel from `channel` per ordered pair (FIFO per
+/// pair): element `i` holds shard `i`'s ends.
+pub fn mesh<S, R>(n: usize, mut channel: impl FnMut() -> (S, R)) -> Vec<LinkEnds<S, R>> {
+    let mut ends: Vec<LinkEnds<S, R>> = (0..n)
+        .map(|_| LinkEnds {
+            senders: (0..n).map(|_| None).collect(),
+            receivers: (0..n).map(|_| None).collect(),
+        })
+        .collect();
+    for from in 0..n {
+        for to in 0..n {
+            if from == to {
+                continue;
+            }
+            let (s, r) = channel();
+            if let Some(slot) = ends.get_mut(from).and_then(|e| e.senders.get_mut(to)) {
+                *slot = Some(s);
+            }
+            if let Some(slot) = ends.get_mut(to).and_then(|e| e.receivers.get_mut(from)) {
+                *slot = Some(r);
+            }
+        }
+    }
+    ends
+}
+
 /// The present entries of a per-shard vector, with their shard ids.
 pub fn shard_ids<T>(v: Vec<Option<T>>) -> impl Iterator<Item = (ShardId, T)> {
     v.into_iter()
@@ -120,7 +170,7 @@ pub fn shard_ids<T>(v: Vec<Option<T>>) -> impl Iterator<Item = (ShardId, T)> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
+    #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
 
     fn handover(tag: &'static [u8]) -> Handover<()> {
@@ -128,6 +178,41 @@ mod tests {
             socket: (),
             buffered: BytesMut::from(tag),
             peer: None,
+        }
+    }
+
+    /// Every ordered pair of distinct shards gets one channel, whose sender sits with the
+    /// source and whose receiver with the destination; no shard links to itself.
+    #[test]
+    fn the_mesh_links_every_ordered_pair_once() {
+        let mut next = 0;
+        let ends = mesh(3, || {
+            next += 1;
+            (next, next)
+        });
+        assert_eq!(next, 6);
+        for (i, e) in ends.into_iter().enumerate() {
+            let (senders, receivers) = e.into_parts();
+            let to: Vec<u16> = senders.iter().map(|(s, _)| s.0).collect();
+            let from: Vec<u16> = receivers.iter().map(|(s, _)| s.0).collect();
+            let others: Vec<u16> = (0..3).filter(|&j| j != i as u16).collect();
+            assert_eq!(to, others);
+            assert_eq!(from, others);
+        }
+        // Each channel's two ends meet: what shard a sends to b, b receives from a.
+        let ends: Vec<_> = mesh(3, || {
+            next += 1;
+            (next, next)
+        })
+        .into_iter()
+        .map(LinkEnds::into_parts)
+        .collect();
+        for (a, (senders, _)) in ends.iter().enumerate() {
+            for (b, channel) in senders {
+                let (_, receivers) = &ends[usize::from(b.0)];
+                let back = receivers.iter().find(|(from, _)| usize::from(from.0) == a);
+                assert_eq!(back.map(|(_, c)| c), Some(channel), "{a} -> {}", b.0);
+            }
         }
     }
 

@@ -12,7 +12,6 @@ use glommio::channels::shared_channel::{
     self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
 };
 use mqtt_core::ShardId;
-use ringmq_runtime::link::shard_ids;
 use tracing::{debug, warn};
 
 use crate::shard::ShardCtx;
@@ -27,38 +26,13 @@ pub(crate) type Handover = ringmq_runtime::link::Handover<OwnedFd>;
 /// The sending side of one link, shared by the tasks of its shard.
 pub(crate) type LinkOut = ringmq_runtime::link::LinkOut<OwnedFd>;
 
-/// The unconnected ends of one shard's links, built on the starting thread.
-#[derive(Debug)]
-pub(crate) struct LinkEnds {
-    /// Index = destination shard; `None` for this shard itself.
-    senders: Vec<Option<SharedSender<LinkMsg>>>,
-    /// Index = source shard; `None` for this shard itself.
-    receivers: Vec<Option<SharedReceiver<LinkMsg>>>,
-}
+/// One shard's unconnected ends of the full mesh, built on the starting thread.
+pub(crate) type LinkEnds =
+    ringmq_runtime::link::LinkEnds<SharedSender<LinkMsg>, SharedReceiver<LinkMsg>>;
 
 /// Builds the full mesh of `n` shards: element `i` holds shard `i`'s ends.
 pub(crate) fn mesh(n: usize, capacity: usize) -> Vec<LinkEnds> {
-    let mut ends: Vec<LinkEnds> = (0..n)
-        .map(|_| LinkEnds {
-            senders: (0..n).map(|_| None).collect(),
-            receivers: (0..n).map(|_| None).collect(),
-        })
-        .collect();
-    for from in 0..n {
-        for to in 0..n {
-            if from == to {
-                continue;
-            }
-            let (s, r) = shared_channel::new_bounded(capacity.max(1));
-            if let Some(slot) = ends.get_mut(from).and_then(|e| e.senders.get_mut(to)) {
-                *slot = Some(s);
-            }
-            if let Some(slot) = ends.get_mut(to).and_then(|e| e.receivers.get_mut(from)) {
-                *slot = Some(r);
-            }
-        }
-    }
-    ends
+    ringmq_runtime::link::mesh(n, || shared_channel::new_bounded(capacity.max(1)))
 }
 
 /// Connected ends, on the shard's executor.
@@ -67,27 +41,28 @@ pub(crate) struct Connected {
     pub(crate) receivers: Vec<(ShardId, ConnectedReceiver<LinkMsg>)>,
 }
 
-impl LinkEnds {
-    /// Connects every end (all at once: each connection waits for the other side).
-    pub(crate) async fn connect(self) -> Connected {
-        let senders: Vec<_> = shard_ids(self.senders)
-            .map(|(i, s)| (i, glommio::spawn_local(s.connect())))
-            .collect();
-        let receivers: Vec<_> = shard_ids(self.receivers)
-            .map(|(i, r)| (i, glommio::spawn_local(r.connect())))
-            .collect();
-        let mut out = Connected {
-            senders: Vec::with_capacity(senders.len()),
-            receivers: Vec::with_capacity(receivers.len()),
-        };
-        for (i, t) in senders {
-            out.senders.push((i, t.await));
-        }
-        for (i, t) in receivers {
-            out.receivers.push((i, t.await));
-        }
-        out
+/// Connects every end of a shard (all at once: each connection waits for the other side).
+pub(crate) async fn connect(ends: LinkEnds) -> Connected {
+    let (senders, receivers) = ends.into_parts();
+    let senders: Vec<_> = senders
+        .into_iter()
+        .map(|(i, s)| (i, glommio::spawn_local(s.connect())))
+        .collect();
+    let receivers: Vec<_> = receivers
+        .into_iter()
+        .map(|(i, r)| (i, glommio::spawn_local(r.connect())))
+        .collect();
+    let mut out = Connected {
+        senders: Vec::with_capacity(senders.len()),
+        receivers: Vec::with_capacity(receivers.len()),
+    };
+    for (i, t) in senders {
+        out.senders.push((i, t.await));
     }
+    for (i, t) in receivers {
+        out.receivers.push((i, t.await));
+    }
+    out
 }
 
 /// The sending task of the link to `to`.

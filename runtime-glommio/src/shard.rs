@@ -458,11 +458,12 @@ async fn main(spec: ShardSpec) -> Option<park::ParkThread> {
 
     let timeout = Duration::from_millis(spec.config.runtime.shutdown_timeout_ms);
     let mut byte = [0u8; 1];
-    let connected = futures_lite::future::or(async { Some(spec.links.connect().await) }, async {
-        let _ = control.read(&mut byte).await;
-        None
-    })
-    .await;
+    let connected =
+        futures_lite::future::or(async { Some(link::connect(spec.links).await) }, async {
+            let _ = control.read(&mut byte).await;
+            None
+        })
+        .await;
     let Some(connected) = connected else {
         debug!(shard = ctx.id.0, "stopped while starting");
         return park_thread;

@@ -7,7 +7,6 @@
 use std::rc::Rc;
 
 use mqtt_core::ShardId;
-use ringmq_runtime::link::shard_ids;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -29,55 +28,12 @@ pub(crate) type Sender = mpsc::Sender<LinkMsg>;
 /// The receiving end of a link.
 pub(crate) type Receiver = mpsc::Receiver<LinkMsg>;
 
-/// A sending end with its destination shard.
-pub(crate) type Outgoing = (ShardId, Sender);
-
-/// A receiving end with its source shard.
-pub(crate) type Incoming = (ShardId, Receiver);
-
-/// The ends of one shard's links, built on the starting thread.
-#[derive(Debug)]
-pub(crate) struct LinkEnds {
-    /// Index = destination shard; `None` for this shard itself.
-    senders: Vec<Option<mpsc::Sender<LinkMsg>>>,
-    /// Index = source shard; `None` for this shard itself.
-    receivers: Vec<Option<mpsc::Receiver<LinkMsg>>>,
-}
+/// One shard's ends of the full mesh, built on the starting thread.
+pub(crate) type LinkEnds = ringmq_runtime::link::LinkEnds<Sender, Receiver>;
 
 /// Builds the full mesh of `n` shards: element `i` holds shard `i`'s ends.
 pub(crate) fn mesh(n: usize, capacity: usize) -> Vec<LinkEnds> {
-    let mut ends: Vec<LinkEnds> = (0..n)
-        .map(|_| LinkEnds {
-            senders: (0..n).map(|_| None).collect(),
-            receivers: (0..n).map(|_| None).collect(),
-        })
-        .collect();
-    for from in 0..n {
-        for to in 0..n {
-            if from == to {
-                continue;
-            }
-            let (s, r) = mpsc::channel(capacity.max(1));
-            if let Some(slot) = ends.get_mut(from).and_then(|e| e.senders.get_mut(to)) {
-                *slot = Some(s);
-            }
-            if let Some(slot) = ends.get_mut(to).and_then(|e| e.receivers.get_mut(from)) {
-                *slot = Some(r);
-            }
-        }
-    }
-    ends
-}
-
-impl LinkEnds {
-    /// The sending ends with their destination shards, and the receiving ends with their
-    /// source shards.
-    pub(crate) fn into_parts(self) -> (Vec<Outgoing>, Vec<Incoming>) {
-        (
-            shard_ids(self.senders).collect(),
-            shard_ids(self.receivers).collect(),
-        )
-    }
+    ringmq_runtime::link::mesh(n, || mpsc::channel(capacity.max(1)))
 }
 
 /// The sending task of the link to `to`.
