@@ -14,7 +14,7 @@
 mod blocking;
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use blocking::*;
 use common::{set_runtime, Runtime};
@@ -39,6 +39,16 @@ fn open_fds(rt: Runtime) -> Vec<String> {
     fds
 }
 
+/// Polls `cond` until it holds (every 5 ms, at most 10 s); panics naming `what` if it
+/// never does.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn closes_every_descriptor(rt: Runtime) {
     set_runtime(rt);
     let before = open_fds(rt);
@@ -58,19 +68,28 @@ fn closes_every_descriptor(rt: Runtime) {
         clients[0].subscribe("fd/t", QoS::AtLeastOnce);
         // On glommio every connection parks; then some end (parked, on glommio), the others
         // with the shutdown.
-        std::thread::sleep(Duration::from_millis(300));
         if rt == Runtime::Glommio {
-            assert_eq!(broker.counters().parked, 10, "{:?}", broker.counters());
+            wait_for("10 parked connections", || broker.counters().parked == 10);
         }
+        let open = open_fds(rt).len();
         for c in clients.drain(5..) {
             c.drop_abruptly();
         }
-        std::thread::sleep(Duration::from_millis(100));
+        // Both ends of each dropped connection are in this process: the broker has closed
+        // its five when ten sockets are gone.
+        wait_for("the broker to close the dropped connections", || {
+            open_fds(rt).len() + 10 == open
+        });
         broker.shutdown().unwrap();
         assert!(std::net::TcpStream::connect(a).is_err(), "listener closed");
         drop(clients);
     }
-    std::thread::sleep(Duration::from_millis(100));
+    // The shards are joined, so this should hold at once; the short poll only spares a
+    // slow machine. A descriptor left open still fails it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open_fds(rt) != before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(
         open_fds(rt),
         before,

@@ -37,6 +37,7 @@ const V5: ProtocolVersion = ProtocolVersion::V5;
 cases!(
     routes_publish_to_and_wait_ready,
     stopping_the_last_route_unsubscribes_at_the_broker,
+    a_route_asking_a_higher_qos_upgrades_the_subscription_and_its_stop_downgrades_it,
     routes_resume_after_the_broker_restarts_and_inflight_qos1_is_delivered,
     kept_session_resumes_without_delivering_qos2_twice,
     offline_queue_is_bounded_then_delivered_in_order,
@@ -257,6 +258,60 @@ async fn stopping_the_last_route_unsubscribes_at_the_broker(kind: Kind) {
     assert_eq!(next_payload(&mut on_b).await, "three");
     assert_eq!(next_payload(&mut mark_a).await, "mark2");
     assert_eq!(m.metrics("a").unwrap().messages_in, before + 2);
+    m.shutdown().await;
+}
+
+/// Two routes on one filter of one session, at QoS 0 and then QoS 1: the second route
+/// subscribes the filter again at QoS 1 (the broker replaces the subscription
+/// [MQTT-3.8.4-3]), so a QoS 1 publish arrives at QoS 1; on MQTT 5 the retained message
+/// the first route had is not sent again (Retain Handling 1). When the QoS 1 route stops,
+/// the filter is subscribed again at QoS 0 and the broker sends at QoS 0.
+async fn a_route_asking_a_higher_qos_upgrades_the_subscription_and_its_stop_downgrades_it(
+    kind: Kind,
+) {
+    let Some(t) = Target::start(kind, Setup::Open) else {
+        return;
+    };
+    let m = SessionManager::new();
+    m.add_session(session("a", t.addr)).unwrap();
+    m.wait_ready("a", WAIT).await.unwrap();
+    let topic = uid("up");
+    let (retained, marker) = (format!("{topic}/kept"), format!("{topic}/mark"));
+    let filter = format!("{topic}/#");
+    m.publish_to("a", msg(&retained, "kept").retain(true))
+        .await
+        .unwrap();
+
+    let mut low = m.listen_to("a", filter.as_str(), QoS::AtMostOnce).unwrap();
+    low.subscribed(WAIT).await.unwrap();
+    let first = next(&mut low).await;
+    assert_eq!(
+        (&*first.message.topic, first.message.retain),
+        (&*retained, true)
+    );
+
+    let mut high = m.listen_to("a", filter.as_str(), QoS::AtLeastOnce).unwrap();
+    high.subscribed(WAIT).await.unwrap();
+    m.publish_to("a", msg(&marker, "one")).await.unwrap();
+    for l in [&mut low, &mut high] {
+        let d = next(l).await;
+        assert_eq!(
+            (&*d.message.topic, d.message.qos_pid.qos()),
+            (&*marker, QoS::AtLeastOnce),
+            "after the upgrade the broker sends at QoS 1, and no retained copy comes first"
+        );
+    }
+
+    // The QoS 1 route stops: on a's connection the SUBSCRIBE at QoS 0 goes out before the
+    // publish asked for after it.
+    high.stop();
+    m.publish_to("a", msg(&marker, "two")).await.unwrap();
+    let d = next(&mut low).await;
+    assert_eq!(
+        (&*d.message.topic, d.message.qos_pid.qos()),
+        (&*marker, QoS::AtMostOnce),
+        "after the stop the broker sends at QoS 0 again"
+    );
     m.shutdown().await;
 }
 

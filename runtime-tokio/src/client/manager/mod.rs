@@ -15,7 +15,12 @@
 //!   session's client at once, so it reaches the broker before what the session is asked
 //!   to do next; [`Route::subscribed`] waits for its SUBACK. [`Route::stop`] ends a route;
 //!   the broker subscription goes away when the last route for that filter on that session
-//!   stops.
+//!   stops. Routes on one filter share one broker subscription, at the highest QoS any of
+//!   them asks: a route asking more subscribes the filter again at its QoS, and when the
+//!   route asking the most stops, the filter is subscribed again at what the others ask.
+//!   On MQTT 5 such a re-subscribe uses Retain Handling 1, so the retained messages are
+//!   not sent again (a route added to a filter already subscribed gets none); on MQTT 3
+//!   the broker sends them again, to every route on the filter.
 //! - [`SessionManager::publish_to`] publishes through one session and waits for the
 //!   acknowledgement; [`SessionManager::start_publish_to`] returns once the message is
 //!   handed over, with a future of it. While a session is

@@ -152,12 +152,15 @@ where
 }
 
 impl Inner {
-    /// Whether a route needs `filter` on `session`.
-    pub(super) fn needed(&self, session: &str, filter: &str) -> bool {
+    /// The highest QoS the routes on `filter` ask of `session`; `None` when no route needs
+    /// the filter there.
+    pub(super) fn route_qos(&self, session: &str, filter: &str) -> Option<QoS> {
         lock(&self.routes)
             .list
             .iter()
-            .any(|r| &*r.filter == filter && r.covers(session))
+            .filter(|r| &*r.filter == filter && r.covers(session))
+            .map(|r| r.qos)
+            .max_by_key(|q| qos_level(*q))
     }
 
     /// The filters the routes need on `session`, each with the highest QoS asked.
@@ -187,9 +190,16 @@ impl Inner {
         if let (Some(n), true) = (session, targets.is_empty()) {
             return Err(ManagerError::NoSuchSession(n.to_owned()));
         }
-        let new: Vec<Arc<Session>> = targets
+        // Sessions where the filter is not subscribed yet, or only at a lower QoS than this
+        // route asks: a SUBSCRIBE to the same filter replaces the subscription, so the
+        // broker then sends at the higher QoS [MQTT-3.8.4-3]. `true`: already subscribed.
+        let new: Vec<(Arc<Session>, bool)> = targets
             .into_iter()
-            .filter(|s| !self.needed(&s.name, &filter))
+            .filter_map(|s| match self.route_qos(&s.name, &filter) {
+                None => Some((s, false)),
+                Some(q) if qos_level(q) < qos_level(qos) => Some((s, true)),
+                Some(_) => None,
+            })
             .collect();
         let (tx, rx) = mpsc::channel(self.route_capacity.max(1));
         let (pending_tx, pending) = watch::channel(new.len());
@@ -207,8 +217,8 @@ impl Inner {
             id
         };
         let pending_tx = Arc::new(pending_tx);
-        for s in new {
-            self.subscribe_in_background(s, filter.clone(), qos, pending_tx.clone());
+        for (s, upgrade) in new {
+            self.subscribe_in_background(s, filter.clone(), qos, upgrade, pending_tx.clone());
         }
         let route = Route {
             inner: self.clone(),
@@ -220,15 +230,19 @@ impl Inner {
 
     /// Hands the SUBSCRIBE to the session's client now (so that it goes out before any
     /// command given after), and waits for SUBACK in a task, which counts `pending` down.
+    /// `resubscribe`: the filter is subscribed already and only its QoS changes, so on
+    /// MQTT 5 the broker is asked not to send the retained messages again (Retain Handling
+    /// 1), which the routes already on the filter have had.
     pub(super) fn subscribe_in_background(
         self: &Arc<Self>,
         s: Arc<Session>,
         filter: ByteString,
         qos: QoS,
+        resubscribe: bool,
         pending: Arc<watch::Sender<usize>>,
     ) {
         let ack = s.client.subscribe_now(
-            vec![subscription(filter, qos, false)],
+            vec![subscription(filter, qos, resubscribe)],
             SubscribeProperties::default(),
         );
         let inner = self.clone();
@@ -253,8 +267,21 @@ impl Inner {
             routes.list.remove(pos)
         };
         for s in self.targets(entry.session.as_deref()) {
-            if self.needed(&s.name, &entry.filter) {
-                continue;
+            match self.route_qos(&s.name, &entry.filter) {
+                None => {}
+                // The routes left ask for less: subscribe again at their QoS (the broker
+                // replaces the subscription), so it stops sending above what they need.
+                // (Outside a runtime the answer cannot be awaited, and the subscription is
+                // left as it is: more than the routes need, nothing lost.)
+                Some(q) if qos_level(q) < qos_level(entry.qos) => {
+                    if tokio::runtime::Handle::try_current().is_ok() {
+                        let (done, _) = watch::channel(1);
+                        let filter = entry.filter.clone();
+                        self.subscribe_in_background(s, filter, q, true, Arc::new(done));
+                    }
+                    continue;
+                }
+                Some(_) => continue,
             }
             // Handed to the client now: the UNSUBSCRIBE goes out before anything the
             // session is asked to do after `stop()`.
