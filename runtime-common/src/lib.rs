@@ -5,10 +5,12 @@
 //! - [`Clock`]: the broker's clock, one monotonic origin for every shard;
 //! - [`SharedCounters`]: the runtime's connection counters;
 //! - [`startup`]: the handshake between `Broker::start` and the shard threads;
-//! - [`link`]: what travels between shards, and the sending side of a link.
+//! - [`link`]: what travels between shards, and the sending side of a link;
+//! - [`conn`]: a connection's task, over the runtime's socket and shard context.
 //!
-//! No I/O and no executor here: the runtimes bring sockets, timers and task spawning.
+//! No executor here: the runtimes bring sockets, timers and task spawning.
 
+pub mod conn;
 pub mod link;
 pub mod startup;
 pub mod sync;

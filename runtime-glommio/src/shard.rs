@@ -19,7 +19,7 @@ use mqtt_proto::ConnectReasonCode;
 use ringmq_config::BrokerConfig;
 use tracing::{debug, info, warn};
 
-use crate::conn::{Conn, ConnCtl, ConnTask, End};
+use crate::conn::{Conn, ConnCtl, ConnTask, End, Stream};
 use crate::link::{self, Handover, LinkEnds, LinkOut};
 use crate::park::{self, Parking};
 use crate::sync::{self, Latch, Notify};
@@ -263,7 +263,7 @@ impl ShardCtx {
         f(&ctl);
         self.conns.borrow_mut().insert(id, Slot::Live(ctl.clone()));
         SharedCounters::bump(&self.counters.unparked);
-        let task = ConnTask::new(Conn::new(id, stream, BytesMut::new()), me, ctl);
+        let task = ConnTask::new(Conn::new(id, Stream(stream), BytesMut::new()), me, ctl);
         // Scheduled, not run at once as `spawn_local` would: this runs inside a dispatch, and
         // the task's own dispatch would wake the next parked connection inside it, and so on
         // (a fan-out to thousands of parked subscribers would overflow the stack).
@@ -359,7 +359,7 @@ impl ShardCtx {
         // An empty buffer gives its allocation back; a tail stays for the next read.
         let rx = rx.filter(|b| !b.is_empty()).unwrap_or_default();
         self.live.set(self.live.get() + 1);
-        let task = ConnTask::new(Conn::new(id, stream, rx), self.clone(), ctl);
+        let task = ConnTask::new(Conn::new(id, Stream(stream), rx), self.clone(), ctl);
         glommio::spawn_local(task).detach();
     }
 

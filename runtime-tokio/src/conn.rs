@@ -1,425 +1,118 @@
-//! One connection's task: reads into the shard's scratch buffer and feeds the shard,
-//! writes what the shard has ready in one write, and ends by closing the socket (after
-//! writing the shard's last bytes) or by handing it over to its home shard.
+//! The connection task on tokio: `ringmq_runtime::conn` over a tokio socket, with the
+//! shard context as its host. The task reads into the shard's scratch buffer, writes what
+//! the shard has ready in one write, and ends by closing the socket or by handing it over
+//! (the std socket, taken out of this shard's reactor) to its home shard.
 //!
-//! Per idle connection the runtime keeps: this task (the socket, an empty read buffer, an
-//! empty write slot), a [`ConnCtl`] in the shard's table, and tokio's registration of the
-//! socket with the shard's reactor. Input is read into the shared scratch buffer and only the unconsumed tail of a
-//! partial packet is kept (in an allocation of its own size), so an idle connection holds no
-//! read buffer.
+//! Per idle connection the runtime keeps: the task, a `ConnCtl` in the shard's table, and
+//! tokio's registration of the socket with the shard's reactor. Tokio does not park idle
+//! connections.
 
-use core::cell::Cell;
-use core::future::{poll_fn, Future};
+use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
-use core::time::Duration;
-use std::rc::Rc;
+use core::task::{Context, Poll};
+use std::cell::RefCell;
+use std::io;
 use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
-use mqtt_core::{ConnId, ShardId};
+use bytes::BytesMut;
+use mqtt_core::{ConnId, Shard, ShardId, Timestamp};
+use ringmq_runtime::conn::{ConnHost, ConnStream};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tracing::{debug, warn};
 
+pub(crate) use ringmq_runtime::conn::{ConnCtl, End};
+
 use crate::link::Handover;
 use crate::shard::ShardCtx;
 
-/// How long a closing connection may take to write its last bytes (outside shutdown, where
-/// the shutdown deadline applies).
-const CLOSE_WRITE_BOUND: Duration = Duration::from_secs(5);
+/// A connection's task on this runtime.
+pub(crate) type ConnTask = ringmq_runtime::conn::ConnTask<ShardCtx>;
+/// A connection's socket and buffers on this runtime.
+pub(crate) type Conn = ringmq_runtime::conn::Conn<Stream>;
 
-/// After the last bytes, how long to read and discard what the client still sends, until it
-/// closes too: closing with unread input would reset the connection, and the client could
-/// lose the last bytes (a refusing CONNACK, a DISCONNECT).
-const LINGER: Duration = Duration::from_secs(1);
-
-/// The same during the broker's shutdown, shorter since every connection closes at once.
-const SHUTDOWN_LINGER: Duration = Duration::from_millis(200);
-
-/// A tail of unconsumed input up to this size is moved into an allocation of its own, so it
-/// does not keep a whole read alive.
-const COMPACT_TAIL: usize = 4096;
-
-/// Reads or writes one connection task does before letting others run.
-const BUDGET: usize = 32;
-
-/// How a connection's service on this shard ends (set by the dispatch of the shard's
-/// outputs; the shard has already forgotten the connection).
+/// A tokio socket, as the connection task uses it.
 #[derive(Debug)]
-pub(crate) enum End {
-    /// Write these last bytes, then close.
-    Close(Bytes),
-    /// Move the socket to this shard with these bytes.
-    Handover(ShardId, BytesMut),
-}
+pub(crate) struct Stream(pub(crate) TcpStream);
 
-/// What the shard's dispatch tells a connection's task.
-#[derive(Default)]
-pub(crate) struct ConnCtl {
-    waker: Cell<Option<Waker>>,
-    /// The shard has bytes for it (`Output::Transmit`).
-    pub(crate) tx_ready: Cell<bool>,
-    /// Paused input may go on (`Output::ResumeRead`).
-    pub(crate) resume: Cell<bool>,
-    /// The end of its service here.
-    pub(crate) end: Cell<Option<End>>,
-    /// The shard is stopping: drop the connection now, whatever its state.
-    pub(crate) abort: Cell<bool>,
-}
+impl ConnStream for Stream {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        Pin::new(&mut self.0)
+            .poll_read(cx, &mut buf)
+            .map_ok(|()| buf.filled().len())
+    }
 
-impl core::fmt::Debug for ConnCtl {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ConnCtl")
-            .field("tx_ready", &self.tx_ready.get())
-            .field("resume", &self.resume.get())
-            .finish_non_exhaustive()
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    async fn shutdown_write(&mut self) {
+        let _ = self.0.shutdown().await;
     }
 }
 
-impl ConnCtl {
-    /// Wakes the connection's task.
-    pub(crate) fn wake(&self) {
-        if let Some(w) = self.waker.take() {
-            w.wake();
-        }
-    }
-}
+impl ConnHost for ShardCtx {
+    type Stream = Stream;
 
-/// The socket and buffers of one connection.
-#[derive(Debug)]
-pub(crate) struct Conn {
-    id: ConnId,
-    stream: TcpStream,
-    /// Input read and not yet consumed by the shard.
-    rx: BytesMut,
-    /// Output taken from the shard and not yet written.
-    tx: Bytes,
-    /// The client closed its side, or reading failed: read no more.
-    read_closed: bool,
-    /// Writing failed: write no more.
-    write_failed: bool,
-}
-
-/// The task of one connection: serves it until the shard closes it or hands it over, then
-/// closes or moves the socket. Written by hand rather than as an `async fn` so that an idle
-/// connection's future holds the connection once (an `async fn` keeps its arguments and the
-/// locals moved out of them side by side); the closing state is boxed, as it is short-lived.
-pub(crate) struct ConnTask {
-    id: ConnId,
-    /// `ShardCtx::task_ended` was called.
-    ended: bool,
-    ctx: Rc<ShardCtx>,
-    ctl: Rc<ConnCtl>,
-    state: TaskState,
-}
-
-enum TaskState {
-    Serving(Conn),
-    Closing(Pin<Box<dyn Future<Output = ()>>>),
-    Done,
-}
-
-impl ConnTask {
-    /// The task serving `conn`, whose control block `ctl` is registered with the shard.
-    pub(crate) fn new(conn: Conn, ctx: Rc<ShardCtx>, ctl: Rc<ConnCtl>) -> Self {
-        Self {
-            id: conn.id,
-            ended: false,
-            ctx,
-            ctl,
-            state: TaskState::Serving(conn),
-        }
+    fn shard_id(&self) -> ShardId {
+        self.id
     }
 
-    fn finish(&mut self) -> Poll<()> {
-        self.state = TaskState::Done;
-        if !self.ended {
-            self.ended = true;
-            self.ctx.task_ended(self.id);
-        }
-        Poll::Ready(())
-    }
-}
-
-impl Drop for ConnTask {
-    fn drop(&mut self) {
-        // Dropped before the end (the runtime is going away): still account for it.
-        let _ = self.finish();
-    }
-}
-
-impl Future for ConnTask {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        loop {
-            if this.ctl.abort.get() {
-                return this.finish();
-            }
-            match &mut this.state {
-                TaskState::Serving(conn) => {
-                    let Poll::Ready(end) = conn.drive(&this.ctx, &this.ctl, cx) else {
-                        return Poll::Pending;
-                    };
-                    let TaskState::Serving(conn) =
-                        core::mem::replace(&mut this.state, TaskState::Done)
-                    else {
-                        return this.finish();
-                    };
-                    match end {
-                        Some(End::Close(last)) => {
-                            let closing = conn.close(this.ctx.clone(), last);
-                            this.state = TaskState::Closing(Box::pin(closing));
-                        }
-                        Some(End::Handover(to, buffered)) => {
-                            conn.hand_over(&this.ctx, to, buffered);
-                            return this.finish();
-                        }
-                        None => {
-                            debug!(shard = this.ctx.id.0, conn = conn.id.0, "connection gone");
-                            return this.finish();
-                        }
-                    }
-                }
-                TaskState::Closing(closing) => {
-                    this.ctl.waker.set(Some(cx.waker().clone()));
-                    if closing.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    return this.finish();
-                }
-                TaskState::Done => return Poll::Ready(()),
-            }
-        }
-    }
-}
-
-impl Conn {
-    /// A connection with what was read of it so far.
-    pub(crate) fn new(id: ConnId, stream: TcpStream, rx: BytesMut) -> Self {
-        Self {
-            id,
-            stream,
-            rx,
-            tx: Bytes::new(),
-            read_closed: false,
-            write_failed: false,
-        }
+    fn with_shard<T>(&self, f: impl FnOnce(&mut Shard, Timestamp) -> T) -> T {
+        ShardCtx::with_shard(self, f)
     }
 
-    /// Moves the connection forward as far as it can go without waiting; ready with how its
-    /// service ends (`None`: the shard forgot it without saying how).
-    fn drive(&mut self, ctx: &ShardCtx, ctl: &ConnCtl, cx: &mut Context<'_>) -> Poll<Option<End>> {
-        for _ in 0..BUDGET {
-            if let Some(end) = ctl.end.take() {
-                return Poll::Ready(Some(end));
-            }
-            if self.read_closed || self.write_failed {
-                // The shard was told; it answers with `Close`, checked above.
-                return Poll::Ready(None);
-            }
-            let wrote = self.poll_write_side(ctx, ctl, cx);
-            let resumed = ctl.resume.replace(false);
-            if resumed {
-                self.feed(ctx);
-            }
-            let read = self.poll_read_side(ctx, cx);
-            if read && !self.read_closed {
-                // One read (up to the scratch buffer) per turn: what it delivered to other
-                // connections is written by their tasks, which the dispatch woke and which
-                // run before this one again. Reading on would fill the receivers' output
-                // past `max_outbound_buffer`, where QoS 0 is dropped, while their sockets
-                // could take it.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            if !(wrote || resumed || read) {
-                ctl.waker.set(Some(cx.waker().clone()));
-                return Poll::Pending;
-            }
-        }
-        cx.waker().wake_by_ref();
-        Poll::Pending
+    fn scratch(&self) -> &RefCell<Vec<u8>> {
+        &self.scratch
     }
 
-    /// Takes the shard's output when the previous write is done and writes it; true if it
-    /// made progress.
-    fn poll_write_side(&mut self, ctx: &ShardCtx, ctl: &ConnCtl, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
-        if self.tx.is_empty() && ctl.tx_ready.replace(false) {
-            if let Some(t) = ctx.with_shard(|s, now| s.take_transmit(self.id, now)) {
-                self.tx = t;
-            }
-            progress = true;
-        }
-        if self.tx.is_empty() {
-            return progress;
-        }
-        match Pin::new(&mut self.stream).poll_write(cx, &self.tx) {
-            Poll::Ready(Ok(n)) if n > 0 => {
-                self.tx.advance(n.min(self.tx.len()));
-                true
-            }
-            Poll::Ready(Ok(_)) => {
-                self.write_failed = true;
-                self.closed(ctx, "write returned 0")
-            }
-            Poll::Ready(Err(e)) => {
-                self.write_failed = true;
-                self.closed(ctx, &e.to_string())
-            }
-            Poll::Pending => progress,
-        }
+    fn max_rx(&self) -> usize {
+        self.max_rx
     }
 
-    /// Reads what the socket has (unless the input is over its bound) and feeds the shard;
-    /// true if it made progress.
-    fn poll_read_side(&mut self, ctx: &ShardCtx, cx: &mut Context<'_>) -> bool {
-        if self.rx.len() > ctx.max_rx {
-            // Paused by the shard: wait for `ResumeRead`.
-            return false;
-        }
-        let read = {
-            let mut scratch = ctx.scratch.borrow_mut();
-            let mut buf = ReadBuf::new(&mut scratch);
-            match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => {
-                    let got = buf.filled();
-                    let n = got.len();
-                    if self.rx.is_empty() {
-                        self.rx = BytesMut::from(got);
-                    } else {
-                        self.rx.extend_from_slice(got);
-                    }
-                    Poll::Ready(Ok(n))
-                }
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            }
-        };
-        match read {
-            Poll::Ready(Ok(0)) => {
-                self.read_closed = true;
-                self.closed(ctx, "closed by peer")
-            }
-            Poll::Ready(Ok(_)) => {
-                self.feed(ctx);
-                true
-            }
-            Poll::Ready(Err(e)) => {
-                self.read_closed = true;
-                self.closed(ctx, &e.to_string())
-            }
-            Poll::Pending => false,
-        }
+    fn deadline(&self) -> Option<Instant> {
+        ShardCtx::deadline(self)
     }
 
-    /// Gives the shard the buffered input; keeps only the unconsumed tail.
-    fn feed(&mut self, ctx: &ShardCtx) {
-        let id = self.id;
-        let rx = &mut self.rx;
-        ctx.with_shard(|s, now| s.handle_bytes(id, rx, now));
-        if self.rx.is_empty() {
-            self.rx = BytesMut::new();
-        } else if self.rx.len() <= COMPACT_TAIL {
-            self.rx = BytesMut::from(&self.rx[..]);
-        }
+    fn stopping(&self) -> bool {
+        ShardCtx::stopping(self)
     }
 
-    /// The socket closed or failed: tell the shard (it answers with `Close`).
-    fn closed(&mut self, ctx: &ShardCtx, why: &str) -> bool {
-        debug!(shard = ctx.id.0, conn = self.id.0, why, "socket closed");
-        ctx.with_shard(|s, now| s.handle_closed(self.id, now));
-        true
+    fn task_ended(&self, id: ConnId) {
+        ShardCtx::task_ended(self, id);
     }
 
-    /// Writes what is pending and `last`, then closes: shuts the write side and reads until
-    /// the client closes too, all within a bound.
-    async fn close(mut self, ctx: Rc<ShardCtx>, last: Bytes) {
-        let now = Instant::now();
-        let (deadline, linger) = match ctx.deadline() {
-            Some(d) => (d.min(now + CLOSE_WRITE_BOUND), SHUTDOWN_LINGER),
-            None => (now + CLOSE_WRITE_BOUND, LINGER),
-        };
-        if !self.write_failed {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let until = tokio::time::Instant::now() + left.max(Duration::from_millis(1));
-            let mut failed = false;
-            for bytes in [core::mem::take(&mut self.tx), last] {
-                if !failed && !bytes.is_empty() {
-                    let wrote = tokio::time::timeout_at(until, self.stream.write_all(&bytes)).await;
-                    if !matches!(wrote, Ok(Ok(()))) {
-                        debug!(
-                            shard = ctx.id.0,
-                            conn = self.id.0,
-                            "last write failed or timed out"
-                        );
-                        failed = true;
-                    }
-                }
-            }
-            let _ = tokio::time::timeout_at(until, self.stream.shutdown()).await;
-            if !failed && !self.read_closed {
-                self.linger(&ctx, deadline.min(Instant::now() + linger))
-                    .await;
-            }
-        }
-        debug!(shard = ctx.id.0, conn = self.id.0, "connection closed");
+    fn until<T>(
+        &self,
+        deadline: Instant,
+        fut: impl Future<Output = T>,
+    ) -> impl Future<Output = Option<T>> {
+        crate::sync::until(deadline, fut)
     }
 
-    /// Reads and discards input until the client closes or `until` passes.
-    async fn linger(&mut self, ctx: &ShardCtx, until: Instant) {
-        let stream = &mut self.stream;
-        let _ = crate::sync::until(until, async {
-            loop {
-                let n = poll_fn(|cx| {
-                    let mut scratch = ctx.scratch.borrow_mut();
-                    let mut buf = ReadBuf::new(&mut scratch);
-                    Pin::new(&mut *stream)
-                        .poll_read(cx, &mut buf)
-                        .map_ok(|()| buf.filled().len())
-                })
-                .await;
-                if !matches!(n, Ok(n) if n > 0) {
-                    break;
-                }
-            }
-        })
-        .await;
-    }
-
-    /// Sends the socket to its home shard (taken out of this shard's reactor).
-    fn hand_over(self, ctx: &ShardCtx, to: ShardId, mut buffered: BytesMut) {
-        // The handover comes from `handle_bytes`, which took all of `rx`; nothing was read
-        // after it. Should anything be left, it follows the CONNECT.
-        buffered.extend_from_slice(&self.rx);
-        let peer = self.stream.peer_addr().ok();
-        let Some(link) = ctx.link(to) else {
+    /// Sends the socket to its home shard, taken out of this shard's reactor.
+    fn hand_over(&self, id: ConnId, to: ShardId, stream: Stream, buffered: BytesMut) {
+        let peer = stream.0.peer_addr().ok();
+        let Some(link) = self.link(to) else {
             warn!(
-                shard = ctx.id.0,
+                shard = self.id.0,
                 to = to.0,
                 "handover to an unknown shard: closed"
             );
             return;
         };
-        match self.stream.into_std() {
-            Ok(stream) => {
-                debug!(
-                    shard = ctx.id.0,
-                    conn = self.id.0,
-                    to = to.0,
-                    "handing over"
-                );
-                crate::SharedCounters::bump(&ctx.counters.handed_over);
+        match stream.0.into_std() {
+            Ok(socket) => {
+                debug!(shard = self.id.0, conn = id.0, to = to.0, "handing over");
+                crate::SharedCounters::bump(&self.counters.handed_over);
                 link.hand_over(Handover {
-                    socket: stream,
+                    socket,
                     buffered,
                     peer,
                 });
             }
-            Err(e) => warn!(shard = ctx.id.0, error = %e, "handover failed: closed"),
+            Err(e) => warn!(shard = self.id.0, error = %e, "handover failed: closed"),
         }
     }
 }

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use crate::conn::{Conn, ConnCtl, ConnTask, End};
+use crate::conn::{Conn, ConnCtl, ConnTask, End, Stream};
 use crate::link::{self, Handover, LinkEnds, LinkOut};
 use crate::sync::{self, Latch, Notify};
 pub(crate) use ringmq_runtime::startup::Report;
@@ -245,7 +245,7 @@ impl ShardCtx {
         // An empty buffer gives its allocation back; a tail stays for the next read.
         let rx = rx.filter(|b| !b.is_empty()).unwrap_or_default();
         self.live.set(self.live.get() + 1);
-        let task = ConnTask::new(Conn::new(id, stream, rx), self.clone(), ctl);
+        let task = ConnTask::new(Conn::new(id, Stream(stream), rx), self.clone(), ctl);
         drop(tokio::task::spawn_local(task));
     }
 
