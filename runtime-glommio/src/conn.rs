@@ -20,6 +20,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use mqtt_core::{ConnId, Shard, ShardId, Timestamp};
 use ringmq_runtime::conn::{ConnHost, ConnStream};
+use ringmq_runtime::lifecycle::{Lifecycle, ShardHost};
 use tracing::{debug, warn};
 
 pub(crate) use ringmq_runtime::conn::{ConnCtl, End};
@@ -117,5 +118,21 @@ impl ConnHost for ShardCtx {
 
     fn park(&self, id: ConnId, stream: &Stream) -> bool {
         ShardCtx::park(self, id, &stream.0)
+    }
+}
+
+impl ShardHost for ShardCtx {
+    type Socket = std::os::fd::OwnedFd;
+
+    fn lifecycle(&self) -> &Lifecycle {
+        &self.life
+    }
+
+    fn links(&self) -> impl Iterator<Item = &crate::link::LinkOut> {
+        self.links.iter().flatten().map(|l| &**l)
+    }
+
+    fn abort_all(&self) {
+        ShardCtx::abort_all(self);
     }
 }

@@ -22,15 +22,13 @@ use tracing::{debug, info, warn};
 use crate::conn::{Conn, ConnCtl, ConnTask, End, Stream};
 use crate::link::{self, Handover, LinkEnds, LinkOut};
 use crate::park::{self, Parking};
-use crate::sync::{self, Latch, Notify};
+use crate::sync::{self, Notify};
+use ringmq_runtime::lifecycle::{self, Lifecycle};
 pub(crate) use ringmq_runtime::startup::Report;
 pub(crate) use ringmq_runtime::{Clock, SharedCounters};
 
 /// Size of the per-executor read buffer every connection reads into.
 const SCRATCH_SIZE: usize = 64 * 1024;
-
-/// How long aborted connection tasks get to drop their sockets at the end of a shutdown.
-const ABORT_GRACE: Duration = Duration::from_millis(100);
 
 /// Backlog of each listening socket.
 const LISTEN_BACKLOG: i32 = 1024;
@@ -79,7 +77,7 @@ pub(crate) struct ShardCtx {
     parking_failed: Cell<bool>,
     next_conn: Cell<u64>,
     /// Index = destination shard; `None` for this shard.
-    links: Vec<Option<Rc<LinkOut>>>,
+    pub(crate) links: Vec<Option<Rc<LinkOut>>>,
     /// The deadline the timer task sleeps until, and its wake-up to re-arm.
     timer_at: Cell<Option<Timestamp>>,
     timer_wake: Notify,
@@ -87,16 +85,8 @@ pub(crate) struct ShardCtx {
     pub(crate) scratch: RefCell<Vec<u8>>,
     /// Stop reading a connection whose unconsumed input exceeds this.
     pub(crate) max_rx: usize,
-    /// Set when shutdown begins: the accept loops stop.
-    stop: Latch,
-    /// When shutdown must be over (flushing included).
-    deadline: Cell<Option<Instant>>,
-    /// Connection tasks still running (closing ones included), and the wake-up at zero.
-    live: Cell<usize>,
-    idle: Notify,
-    /// Peers whose "wills done" marker has arrived.
-    wills_from: Cell<usize>,
-    wills_wake: Notify,
+    /// Connection tasks, shutdown and its deadline, the peers' wills-done markers.
+    pub(crate) life: Lifecycle,
     pub(crate) counters: Arc<SharedCounters>,
 }
 
@@ -123,12 +113,7 @@ impl ShardCtx {
             timer_wake: Notify::default(),
             scratch: RefCell::new(vec![0; SCRATCH_SIZE]),
             max_rx: usize::try_from(config.core.max_packet_size).unwrap_or(usize::MAX),
-            stop: Latch::default(),
-            deadline: Cell::new(None),
-            live: Cell::new(0),
-            idle: Notify::default(),
-            wills_from: Cell::new(0),
-            wills_wake: Notify::default(),
+            life: Lifecycle::default(),
             counters: spec.counters.clone(),
         }
     }
@@ -140,12 +125,12 @@ impl ShardCtx {
 
     /// Whether shutdown has begun.
     pub(crate) fn stopping(&self) -> bool {
-        self.stop.is_set()
+        self.life.stopping()
     }
 
     /// When shutdown must be over, if it has begun.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.deadline.get()
+        self.life.deadline()
     }
 
     /// Runs `f` on the shard, then dispatches its outputs.
@@ -334,8 +319,7 @@ impl ShardCtx {
     /// A peer's wills have all arrived.
     pub(crate) fn wills_done_from(&self, from: ShardId) {
         debug!(shard = self.id.0, from = from.0, "wills done");
-        self.wills_from.set(self.wills_from.get() + 1);
-        self.wills_wake.notify();
+        self.life.wills_done_from();
     }
 
     /// A fresh connection id: this shard in the high 16 bits, a counter below.
@@ -358,7 +342,7 @@ impl ShardCtx {
         }
         // An empty buffer gives its allocation back; a tail stays for the next read.
         let rx = rx.filter(|b| !b.is_empty()).unwrap_or_default();
-        self.live.set(self.live.get() + 1);
+        self.life.task_started();
         let task = ConnTask::new(Conn::new(id, Stream(stream), rx), self.clone(), ctl);
         glommio::spawn_local(task).detach();
     }
@@ -366,15 +350,12 @@ impl ShardCtx {
     /// A connection's task has ended (its connection is closed or moved).
     pub(crate) fn task_ended(&self, id: ConnId) {
         self.conns.borrow_mut().remove(&id);
-        self.live.set(self.live.get().saturating_sub(1));
-        if self.live.get() == 0 {
-            self.idle.notify();
-        }
+        self.life.task_ended();
     }
 
     /// Ends every connection task at once, and closes parked connections (the executor is
     /// stopping).
-    fn abort_all(&self) {
+    pub(crate) fn abort_all(&self) {
         let mut parked = Vec::new();
         self.conns.borrow_mut().retain(|id, slot| match slot {
             Slot::Live(ctl) => {
@@ -504,7 +485,13 @@ async fn main(spec: ShardSpec) -> Option<park::ParkThread> {
 
     // Any byte, EOF or error on the control channel means stop.
     let _ = control.read(&mut byte).await;
-    shutdown(&ctx, spec.count, timeout, accepting).await;
+    let peers = usize::from(spec.count.saturating_sub(1));
+    lifecycle::shutdown(&*ctx, peers, timeout, async {
+        for t in accepting {
+            t.await;
+        }
+    })
+    .await;
     // End every task before the executor goes: glommio would leak a pending task (and the
     // sockets it owns) rather than drop it.
     for t in tasks {
@@ -512,77 +499,6 @@ async fn main(spec: ShardSpec) -> Option<park::ParkThread> {
     }
     info!(shard = ctx.id.0, "shard stopped");
     park_thread
-}
-
-/// Graceful shutdown of one shard (the steps of `BrokerHandle::shutdown`).
-async fn shutdown(
-    ctx: &Rc<ShardCtx>,
-    count: u16,
-    timeout: Duration,
-    accepting: Vec<glommio::Task<()>>,
-) {
-    let deadline = Instant::now() + timeout;
-    ctx.deadline.set(Some(deadline));
-    // (a) Stop accepting (the loops close their listeners).
-    ctx.stop.set();
-    for t in accepting {
-        t.await;
-    }
-    // (b) Publish the wills, then mark the end of them on every link.
-    ctx.with_shard(|s, now| s.shutdown_wills(now));
-    for out in ctx.links.iter().flatten() {
-        out.send_wills_done();
-    }
-    // (c) Once every peer's wills have arrived, close every connection.
-    let peers = usize::from(count.saturating_sub(1));
-    let all_wills = sync::until(deadline, async {
-        while ctx.wills_from.get() < peers {
-            ctx.wills_wake.notified().await;
-        }
-    })
-    .await;
-    if all_wills.is_none() {
-        warn!(
-            shard = ctx.id.0,
-            "shutdown: not every shard reported its wills in time"
-        );
-    }
-    // Our own markers must be in their channels before this shard stops and cancels the
-    // sending tasks, or a peer would wait for them until the deadline.
-    let sent = sync::until(deadline, async {
-        for out in ctx.links.iter().flatten() {
-            out.wills_delivered.wait().await;
-        }
-    })
-    .await;
-    if sent.is_none() {
-        warn!(
-            shard = ctx.id.0,
-            "shutdown: a wills-done marker was not sent in time"
-        );
-    }
-    ctx.with_shard(|s, now| s.shutdown_close(now));
-    // (d) Let the connections flush, within the bound.
-    let flushed = sync::until(deadline, async {
-        while ctx.live.get() > 0 {
-            ctx.idle.notified().await;
-        }
-    })
-    .await;
-    if flushed.is_none() {
-        warn!(
-            shard = ctx.id.0,
-            left = ctx.live.get(),
-            "shutdown: connections still flushing at the deadline are cut"
-        );
-        ctx.abort_all();
-        let _ = sync::until(Instant::now() + ABORT_GRACE, async {
-            while ctx.live.get() > 0 {
-                ctx.idle.notified().await;
-            }
-        })
-        .await;
-    }
 }
 
 /// Fires the shard's timers: sleeps until `poll_timeout`, woken early when a dispatch moves
@@ -611,7 +527,7 @@ async fn accept_loop(ctx: Rc<ShardCtx>, bound: Listener) {
     let listener = crate::fd::adopt_listener(bound.socket);
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            ctx.stop.wait().await;
+            ctx.life.stopped().await;
             None
         })
         .await;

@@ -17,6 +17,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use mqtt_core::{ConnId, Shard, ShardId, Timestamp};
 use ringmq_runtime::conn::{ConnHost, ConnStream};
+use ringmq_runtime::lifecycle::{Lifecycle, ShardHost};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tracing::{debug, warn};
@@ -114,5 +115,21 @@ impl ConnHost for ShardCtx {
             }
             Err(e) => warn!(shard = self.id.0, error = %e, "handover failed: closed"),
         }
+    }
+}
+
+impl ShardHost for ShardCtx {
+    type Socket = std::net::TcpStream;
+
+    fn lifecycle(&self) -> &Lifecycle {
+        &self.life
+    }
+
+    fn links(&self) -> impl Iterator<Item = &crate::link::LinkOut> {
+        self.links.iter().flatten().map(|l| &**l)
+    }
+
+    fn abort_all(&self) {
+        ShardCtx::abort_all(self);
     }
 }

@@ -3,7 +3,7 @@
 use core::future::Future;
 use std::time::Instant;
 
-pub(crate) use ringmq_runtime::sync::{Latch, Notify};
+pub(crate) use ringmq_runtime::sync::Notify;
 
 /// Sleeps until `deadline` (returns at once if it has passed).
 pub(crate) async fn sleep_until(deadline: Instant) {
