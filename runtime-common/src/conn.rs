@@ -26,6 +26,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use mqtt_core::{ConnId, Shard, ShardId, Timestamp};
 use tracing::debug;
 
+use crate::shard::Core;
+
 /// How long a closing connection may take to write its last bytes (outside shutdown, where
 /// the shutdown deadline applies).
 pub const CLOSE_WRITE_BOUND: Duration = Duration::from_secs(5);
@@ -55,25 +57,20 @@ pub trait ConnStream: Unpin + 'static {
     fn shutdown_write(&mut self) -> impl Future<Output = ()>;
 }
 
-/// What a connection's task needs of its shard and runtime.
+/// What a connection's task needs of its shard and runtime: the shard's [`Core`], and the
+/// runtime's own parts (dispatch with unparking, timeouts, the handover, parking).
 pub trait ConnHost: 'static {
     /// The runtime's socket.
     type Stream: ConnStream;
+    /// How a socket travels between shards on this runtime.
+    type Socket;
+    /// What the connection table keeps of a parked connection.
+    type Parked;
 
-    /// The shard's id (for logs).
-    fn shard_id(&self) -> ShardId;
-    /// Runs `f` on the shard, then dispatches its outputs.
+    /// The shard's shared state.
+    fn core(&self) -> &Core<Self::Socket, Self::Parked>;
+    /// Runs `f` on the shard, then dispatches its outputs ([`Core::run`]).
     fn with_shard<T>(&self, f: impl FnOnce(&mut Shard, Timestamp) -> T) -> T;
-    /// The shard's read buffer (borrowed only within one poll).
-    fn scratch(&self) -> &RefCell<Vec<u8>>;
-    /// Stop reading a connection whose unconsumed input exceeds this.
-    fn max_rx(&self) -> usize;
-    /// When shutdown must be over, if it has begun.
-    fn deadline(&self) -> Option<Instant>;
-    /// Whether shutdown has begun.
-    fn stopping(&self) -> bool;
-    /// A connection's task has ended (its connection is closed or moved).
-    fn task_ended(&self, id: ConnId);
     /// Runs `fut` until it completes or `deadline` passes; `None` on timeout.
     fn until<T>(
         &self,
@@ -83,11 +80,36 @@ pub trait ConnHost: 'static {
     /// Moves the socket to shard `to`, with the input read of it so far (closing it when
     /// that cannot be done).
     fn hand_over(&self, id: ConnId, to: ShardId, stream: Self::Stream, buffered: BytesMut);
-    /// Parks an idle connection: true if the shard's table now holds its descriptor (the
-    /// task then ends without `task_ended`). The default never parks.
+    /// Parks an idle connection: true if the shard's table now holds it (the task then
+    /// ends without `task_ended`). The default never parks.
     fn park(&self, id: ConnId, stream: &Self::Stream) -> bool {
         let _ = (id, stream);
         false
+    }
+
+    /// The shard's id (for logs).
+    fn shard_id(&self) -> ShardId {
+        self.core().id
+    }
+    /// The shard's read buffer (borrowed only within one poll).
+    fn scratch(&self) -> &RefCell<Vec<u8>> {
+        &self.core().scratch
+    }
+    /// Stop reading a connection whose unconsumed input exceeds this.
+    fn max_rx(&self) -> usize {
+        self.core().max_rx
+    }
+    /// When shutdown must be over, if it has begun.
+    fn deadline(&self) -> Option<Instant> {
+        self.core().life.deadline()
+    }
+    /// Whether shutdown has begun.
+    fn stopping(&self) -> bool {
+        self.core().life.stopping()
+    }
+    /// A connection's task has ended (its connection is closed or moved).
+    fn task_ended(&self, id: ConnId) {
+        self.core().task_ended(id);
     }
 }
 

@@ -7,13 +7,15 @@
 //! - [`startup`]: the handshake between `Broker::start` and the shard threads;
 //! - [`link`]: what travels between shards, and the sending side of a link;
 //! - [`conn`]: a connection's task, over the runtime's socket and shard context;
-//! - [`lifecycle`]: a shard's connection count, shutdown deadline and graceful shutdown.
+//! - [`lifecycle`]: a shard's connection count, shutdown deadline and graceful shutdown;
+//! - [`shard`]: the state a shard's tasks share, the dispatch of its outputs, its timer.
 //!
 //! No executor here: the runtimes bring sockets, timers and task spawning.
 
 pub mod conn;
 pub mod lifecycle;
 pub mod link;
+pub mod shard;
 pub mod startup;
 pub mod sync;
 

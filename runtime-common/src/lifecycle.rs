@@ -10,7 +10,6 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use crate::conn::ConnHost;
-use crate::link::LinkOut;
 use crate::sync::{Latch, Notify};
 
 /// How long aborted connection tasks get to drop their sockets at the end of a shutdown.
@@ -79,16 +78,10 @@ impl Lifecycle {
     }
 }
 
-/// What the graceful shutdown needs of a shard context, beyond what its connections need.
+/// What the shard's own tasks (shutdown, timer) need beyond what its connections need.
 pub trait ShardHost: ConnHost {
-    /// How a socket travels between shards on this runtime.
-    type Socket;
-    /// The shard's lifecycle.
-    fn lifecycle(&self) -> &Lifecycle;
-    /// The sending sides of the links to the other shards.
-    fn links(&self) -> impl Iterator<Item = &LinkOut<Self::Socket>>;
-    /// Ends every connection task at once (and closes what the runtime holds besides).
-    fn abort_all(&self);
+    /// Lets the runtime's other tasks run.
+    fn yield_now(&self) -> impl Future<Output = ()>;
 }
 
 /// Graceful shutdown of one shard (the steps of `BrokerHandle::shutdown`), within `timeout`:
@@ -105,7 +98,8 @@ pub async fn shutdown<H: ShardHost>(
     timeout: Duration,
     accept_loops_done: impl Future<Output = ()>,
 ) {
-    let life = ctx.lifecycle();
+    let core = ctx.core();
+    let life = &core.life;
     let shard = ctx.shard_id().0;
     let deadline = Instant::now() + timeout;
     life.deadline.set(Some(deadline));
@@ -114,7 +108,7 @@ pub async fn shutdown<H: ShardHost>(
     accept_loops_done.await;
     // (2)
     ctx.with_shard(|s, now| s.shutdown_wills(now));
-    for out in ctx.links() {
+    for out in core.links.iter().flatten() {
         out.send_wills_done();
     }
     // (3)
@@ -135,7 +129,7 @@ pub async fn shutdown<H: ShardHost>(
     // sending tasks, or a peer would wait for them until the deadline.
     let sent = ctx
         .until(deadline, async {
-            for out in ctx.links() {
+            for out in core.links.iter().flatten() {
                 out.wills_delivered.wait().await;
             }
         })
@@ -151,7 +145,7 @@ pub async fn shutdown<H: ShardHost>(
             left = life.live(),
             "shutdown: connections still flushing at the deadline are cut"
         );
-        ctx.abort_all();
+        core.abort_all();
         let _ = ctx
             .until(Instant::now() + ABORT_GRACE, life.all_ended())
             .await;

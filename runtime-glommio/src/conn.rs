@@ -10,9 +10,9 @@
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::cell::RefCell;
 use std::io;
 use std::net::Shutdown;
+use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -20,10 +20,9 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use mqtt_core::{ConnId, Shard, ShardId, Timestamp};
 use ringmq_runtime::conn::{ConnHost, ConnStream};
-use ringmq_runtime::lifecycle::{Lifecycle, ShardHost};
+use ringmq_runtime::lifecycle::ShardHost;
+use ringmq_runtime::shard::Core;
 use tracing::{debug, warn};
-
-pub(crate) use ringmq_runtime::conn::{ConnCtl, End};
 
 use crate::link::Handover;
 use crate::shard::ShardCtx;
@@ -53,33 +52,15 @@ impl ConnStream for Stream {
 
 impl ConnHost for ShardCtx {
     type Stream = Stream;
+    type Socket = OwnedFd;
+    type Parked = OwnedFd;
 
-    fn shard_id(&self) -> ShardId {
-        self.id
+    fn core(&self) -> &Core<OwnedFd, OwnedFd> {
+        self
     }
 
     fn with_shard<T>(&self, f: impl FnOnce(&mut Shard, Timestamp) -> T) -> T {
         ShardCtx::with_shard(self, f)
-    }
-
-    fn scratch(&self) -> &RefCell<Vec<u8>> {
-        &self.scratch
-    }
-
-    fn max_rx(&self) -> usize {
-        self.max_rx
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        ShardCtx::deadline(self)
-    }
-
-    fn stopping(&self) -> bool {
-        ShardCtx::stopping(self)
-    }
-
-    fn task_ended(&self, id: ConnId) {
-        ShardCtx::task_ended(self, id);
     }
 
     fn until<T>(
@@ -122,17 +103,7 @@ impl ConnHost for ShardCtx {
 }
 
 impl ShardHost for ShardCtx {
-    type Socket = std::os::fd::OwnedFd;
-
-    fn lifecycle(&self) -> &Lifecycle {
-        &self.life
-    }
-
-    fn links(&self) -> impl Iterator<Item = &crate::link::LinkOut> {
-        self.links.iter().flatten().map(|l| &**l)
-    }
-
-    fn abort_all(&self) {
-        ShardCtx::abort_all(self);
+    async fn yield_now(&self) {
+        glommio::yield_if_needed().await;
     }
 }

@@ -100,7 +100,7 @@ pub(crate) async fn recv_task(
         }
         glommio::yield_if_needed().await;
     }
-    if !ctx.stopping() {
+    if !ctx.life.stopping() {
         warn!(shard = ctx.id.0, from = from.0, "link from a shard closed");
     }
 }

@@ -170,7 +170,7 @@ pub(crate) async fn ready_task(ctx: Rc<ShardCtx>, mut from_thread: glommio::net:
         have -= whole;
         glommio::yield_if_needed().await;
     }
-    if !ctx.stopping() {
+    if !ctx.life.stopping() {
         warn!(
             shard = ctx.id.0,
             "the epoll thread of parked connections stopped: parking is off"
@@ -183,7 +183,7 @@ pub(crate) async fn ready_task(ctx: Rc<ShardCtx>, mut from_thread: glommio::net:
 /// last one to park.
 pub(crate) async fn sweep_task(ctx: Rc<ShardCtx>, idle: Duration) {
     let period = (idle / 2).max(Duration::from_millis(1));
-    while !ctx.stopping() {
+    while !ctx.life.stopping() {
         crate::sync::sleep_until(Instant::now() + period).await;
         ctx.sweep();
     }

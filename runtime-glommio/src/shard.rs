@@ -3,32 +3,28 @@
 
 use core::net::SocketAddr;
 use core::time::Duration;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::rc::{Rc, Weak};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
-use ahash::AHashMap;
 use bytes::BytesMut;
 use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
-use mqtt_core::{AuthDecision, ConnId, Output, Shard, ShardId, ShardMsg, Timestamp};
-use mqtt_proto::ConnectReasonCode;
+use mqtt_core::{ConnId, Shard, ShardId, ShardMsg, Timestamp};
 use ringmq_config::BrokerConfig;
 use tracing::{debug, info, warn};
 
-use crate::conn::{Conn, ConnCtl, ConnTask, End, Stream};
-use crate::link::{self, Handover, LinkEnds, LinkOut};
+use crate::conn::{Conn, ConnTask, Stream};
+use crate::link::{self, Handover, LinkEnds};
 use crate::park::{self, Parking};
-use crate::sync::{self, Notify};
-use ringmq_runtime::lifecycle::{self, Lifecycle};
+use crate::sync;
+use ringmq_runtime::lifecycle;
+use ringmq_runtime::shard::{self, Core, Signal, Slot};
 pub(crate) use ringmq_runtime::startup::Report;
 pub(crate) use ringmq_runtime::{Clock, SharedCounters};
-
-/// Size of the per-executor read buffer every connection reads into.
-const SCRATCH_SIZE: usize = 64 * 1024;
 
 /// Backlog of each listening socket.
 const LISTEN_BACKLOG: i32 = 1024;
@@ -51,43 +47,25 @@ pub(crate) struct ShardSpec {
     pub(crate) counters: Arc<SharedCounters>,
 }
 
-/// A connection in the shard's table.
-#[derive(Debug)]
-enum Slot {
-    /// Served by its task.
-    Live(Rc<ConnCtl>),
-    /// Parked: only its descriptor, in the epoll set (`park.rs`).
-    Parked(OwnedFd),
-}
-
-/// State shared by the tasks of one shard (all on one thread).
+/// State shared by the tasks of one shard (all on one executor): the shared [`Core`], whose
+/// table keeps a parked connection's descriptor, and the parking.
 #[derive(Debug)]
 pub(crate) struct ShardCtx {
-    pub(crate) id: ShardId,
+    core: Core<OwnedFd, OwnedFd>,
     /// Itself, to spawn the task of a connection that wakes from parking.
     me: Weak<ShardCtx>,
-    /// The state machine. Borrowed only inside synchronous code, never across an await.
-    shard: RefCell<Shard>,
-    clock: Clock,
-    /// The connections (served or parked), by id.
-    conns: RefCell<AHashMap<ConnId, Slot>>,
     /// The epoll set of parked connections (`None`: parking is off).
     parking: Option<Parking>,
     /// The epoll thread stopped unexpectedly: park no more.
     parking_failed: Cell<bool>,
-    next_conn: Cell<u64>,
-    /// Index = destination shard; `None` for this shard.
-    pub(crate) links: Vec<Option<Rc<LinkOut>>>,
-    /// The deadline the timer task sleeps until, and its wake-up to re-arm.
-    timer_at: Cell<Option<Timestamp>>,
-    timer_wake: Notify,
-    /// The per-executor read buffer (borrowed only within one poll).
-    pub(crate) scratch: RefCell<Vec<u8>>,
-    /// Stop reading a connection whose unconsumed input exceeds this.
-    pub(crate) max_rx: usize,
-    /// Connection tasks, shutdown and its deadline, the peers' wills-done markers.
-    pub(crate) life: Lifecycle,
-    pub(crate) counters: Arc<SharedCounters>,
+}
+
+impl core::ops::Deref for ShardCtx {
+    type Target = Core<OwnedFd, OwnedFd>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.core
+    }
 }
 
 impl ShardCtx {
@@ -96,107 +74,28 @@ impl ShardCtx {
         let mut shard = Shard::with_shards(config.core.clone(), ShardId(spec.index), spec.count);
         shard.set_authenticator(config.authenticator());
         shard.set_acl(config.acl());
-        let links = (0..spec.count)
-            .map(|i| (i != spec.index).then(|| Rc::new(LinkOut::default())))
-            .collect();
+        let max_rx = usize::try_from(config.core.max_packet_size).unwrap_or(usize::MAX);
+        let id = ShardId(spec.index);
         Self {
-            id: ShardId(spec.index),
+            core: Core::new(
+                shard,
+                id,
+                spec.count,
+                spec.clock,
+                spec.counters.clone(),
+                max_rx,
+            ),
             me,
-            shard: RefCell::new(shard),
-            clock: spec.clock,
-            conns: RefCell::new(AHashMap::new()),
             parking,
             parking_failed: Cell::new(false),
-            next_conn: Cell::new(0),
-            links,
-            timer_at: Cell::new(None),
-            timer_wake: Notify::default(),
-            scratch: RefCell::new(vec![0; SCRATCH_SIZE]),
-            max_rx: usize::try_from(config.core.max_packet_size).unwrap_or(usize::MAX),
-            life: Lifecycle::default(),
-            counters: spec.counters.clone(),
         }
     }
 
-    /// Now, on the broker's clock.
-    pub(crate) fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-
-    /// Whether shutdown has begun.
-    pub(crate) fn stopping(&self) -> bool {
-        self.life.stopping()
-    }
-
-    /// When shutdown must be over, if it has begun.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.life.deadline()
-    }
-
-    /// Runs `f` on the shard, then dispatches its outputs.
+    /// Runs `f` on the shard, then dispatches its outputs (waking parked connections the
+    /// outputs are for).
     pub(crate) fn with_shard<T>(&self, f: impl FnOnce(&mut Shard, Timestamp) -> T) -> T {
-        let now = self.now();
-        let out = f(&mut self.shard.borrow_mut(), now);
-        self.dispatch();
-        out
-    }
-
-    /// Drains `poll_output` and acts on each output; then re-arms the timer if the shard's
-    /// next deadline moved earlier.
-    pub(crate) fn dispatch(&self) {
-        loop {
-            let out = self.shard.borrow_mut().poll_output();
-            let Some(out) = out else { break };
-            match out {
-                Output::Transmit(c) => self.signal(c, |ctl| ctl.tx_ready.set(true)),
-                Output::ResumeRead(c) => self.signal(c, |ctl| ctl.resume.set(true)),
-                Output::Close { conn, last } => {
-                    self.signal(conn, |ctl| ctl.end.set(Some(End::Close(last))));
-                }
-                Output::Handover { conn, to, buffered } => {
-                    self.signal(conn, |ctl| ctl.end.set(Some(End::Handover(to, buffered))));
-                }
-                Output::PeerReady(to) => match self.link(to) {
-                    Some(l) => l.wake.notify(),
-                    None => warn!(shard = self.id.0, to = to.0, "output for an unknown shard"),
-                },
-                Output::Auth(req) => {
-                    // The configured authenticators answer at once; an asynchronous
-                    // authentication hook does not exist yet, so a deferred request is refused.
-                    warn!(
-                        shard = self.id.0,
-                        client = %req.client_id,
-                        "deferred authentication is not supported by this runtime: refused"
-                    );
-                    let now = self.now();
-                    self.shard.borrow_mut().handle_auth(
-                        req.conn,
-                        AuthDecision::Deny(ConnectReasonCode::ServerUnavailable),
-                        now,
-                    );
-                }
-            }
-        }
-        self.rearm_timer();
-    }
-
-    /// Sets a flag on a connection's control block and wakes its task; a parked connection
-    /// wakes with the flag set.
-    fn signal(&self, conn: ConnId, f: impl FnOnce(&ConnCtl)) {
-        let mut conns = self.conns.borrow_mut();
-        match conns.get(&conn) {
-            Some(Slot::Live(ctl)) => {
-                f(ctl);
-                ctl.wake();
-            }
-            Some(Slot::Parked(_)) => {
-                if let Some(Slot::Parked(fd)) = conns.remove(&conn) {
-                    drop(conns);
-                    self.unpark(conn, fd, f);
-                }
-            }
-            None => {}
-        }
+        self.core
+            .run(f, |id, fd, signal| self.unpark(id, fd, signal))
     }
 
     /// Parks an idle connection: keeps a duplicate of its descriptor in the table, in the
@@ -229,14 +128,14 @@ impl ShardCtx {
         if matches!(conns.get(&id), Some(Slot::Parked(_))) {
             if let Some(Slot::Parked(fd)) = conns.remove(&id) {
                 drop(conns);
-                self.unpark(id, fd, |_| {});
+                self.unpark(id, fd, None);
             }
         }
     }
 
     /// Serves a parked connection again: out of the epoll set, adopted by glommio, with a
-    /// fresh control block (`f` sets its flags) and task.
-    fn unpark(&self, id: ConnId, fd: OwnedFd, f: impl FnOnce(&ConnCtl)) {
+    /// fresh control block (with the signal that woke it, if any) and task.
+    fn unpark(&self, id: ConnId, fd: OwnedFd, signal: Option<Signal>) {
         if let Some(parking) = &self.parking {
             parking.remove(&fd);
         }
@@ -244,9 +143,10 @@ impl ShardCtx {
             return;
         };
         let stream = crate::fd::adopt_tcp(fd);
-        let ctl = Rc::new(ConnCtl::default());
-        f(&ctl);
-        self.conns.borrow_mut().insert(id, Slot::Live(ctl.clone()));
+        let ctl = self.register(id);
+        if let Some(signal) = signal {
+            signal.apply(&ctl);
+        }
         SharedCounters::bump(&self.counters.unparked);
         let task = ConnTask::new(Conn::new(id, Stream(stream), BytesMut::new()), me, ctl);
         // Scheduled, not run at once as `spawn_local` would: this runs inside a dispatch, and
@@ -289,23 +189,6 @@ impl ShardCtx {
         }
     }
 
-    fn rearm_timer(&self) {
-        let next = self.shard.borrow().poll_timeout();
-        let earlier = match (next, self.timer_at.get()) {
-            (Some(n), Some(armed)) => n < armed,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if earlier {
-            self.timer_wake.notify();
-        }
-    }
-
-    /// The sending side of the link to `to`.
-    pub(crate) fn link(&self, to: ShardId) -> Option<&Rc<LinkOut>> {
-        self.links.get(usize::from(to.0)).and_then(Option::as_ref)
-    }
-
     /// What the outbox to `to` holds, as one message (outputs dispatched).
     pub(crate) fn take_peer(&self, to: ShardId) -> Option<ShardMsg> {
         self.with_shard(|s, _| s.take_peer(to))
@@ -316,25 +199,11 @@ impl ShardCtx {
         self.with_shard(|s, now| s.handle_peer(from, msg, now));
     }
 
-    /// A peer's wills have all arrived.
-    pub(crate) fn wills_done_from(&self, from: ShardId) {
-        debug!(shard = self.id.0, from = from.0, "wills done");
-        self.life.wills_done_from();
-    }
-
-    /// A fresh connection id: this shard in the high 16 bits, a counter below.
-    fn next_conn_id(&self) -> ConnId {
-        let n = self.next_conn.get() + 1;
-        self.next_conn.set(n);
-        ConnId((u64::from(self.id.0) << 48) | (n & 0xFFFF_FFFF_FFFF))
-    }
-
     /// Starts serving a socket: registers it, tells the shard (`accept` or `handover`), and
     /// spawns its task.
     fn serve(self: &Rc<Self>, stream: TcpStream, peer: Option<SocketAddr>, rx: Option<BytesMut>) {
         let id = self.next_conn_id();
-        let ctl = Rc::new(ConnCtl::default());
-        self.conns.borrow_mut().insert(id, Slot::Live(ctl.clone()));
+        let ctl = self.register(id);
         let mut rx = rx;
         match &mut rx {
             None => self.with_shard(|s, now| s.handle_accept(id, peer, now)),
@@ -345,32 +214,6 @@ impl ShardCtx {
         self.life.task_started();
         let task = ConnTask::new(Conn::new(id, Stream(stream), rx), self.clone(), ctl);
         glommio::spawn_local(task).detach();
-    }
-
-    /// A connection's task has ended (its connection is closed or moved).
-    pub(crate) fn task_ended(&self, id: ConnId) {
-        self.conns.borrow_mut().remove(&id);
-        self.life.task_ended();
-    }
-
-    /// Ends every connection task at once, and closes parked connections (the executor is
-    /// stopping).
-    pub(crate) fn abort_all(&self) {
-        let mut parked = Vec::new();
-        self.conns.borrow_mut().retain(|id, slot| match slot {
-            Slot::Live(ctl) => {
-                ctl.abort.set(true);
-                ctl.wake();
-                true
-            }
-            Slot::Parked(_) => {
-                parked.push(*id);
-                false
-            }
-        });
-        for id in parked {
-            self.task_ended(id);
-        }
     }
 
     /// Adopts a connection handed over by another shard.
@@ -467,7 +310,7 @@ async fn main(spec: ShardSpec) -> Option<park::ParkThread> {
             receiver,
         )));
     }
-    tasks.push(glommio::spawn_local(timer_task(ctx.clone())));
+    tasks.push(glommio::spawn_local(shard::timer_task(ctx.clone())));
     if let Some(ours) = from_thread {
         let from_thread = crate::fd::adopt_unix(ours);
         tasks.push(glommio::spawn_local(park::ready_task(
@@ -499,27 +342,6 @@ async fn main(spec: ShardSpec) -> Option<park::ParkThread> {
     }
     info!(shard = ctx.id.0, "shard stopped");
     park_thread
-}
-
-/// Fires the shard's timers: sleeps until `poll_timeout`, woken early when a dispatch moves
-/// the deadline earlier.
-async fn timer_task(ctx: Rc<ShardCtx>) {
-    loop {
-        let next = ctx.shard.borrow().poll_timeout();
-        ctx.timer_at.set(next);
-        match next {
-            None => ctx.timer_wake.notified().await,
-            Some(at) if at > ctx.now() => {
-                let until = ctx.clock.instant(at);
-                futures_lite::future::or(sync::sleep_until(until), ctx.timer_wake.notified()).await;
-            }
-            Some(_) => {
-                ctx.timer_at.set(None);
-                ctx.with_shard(|s, now| s.handle_timeout(now));
-                glommio::yield_if_needed().await;
-            }
-        }
-    }
 }
 
 /// Accepts connections on one listener until shutdown begins.

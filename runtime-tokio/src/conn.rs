@@ -7,22 +7,21 @@
 //! tokio's registration of the socket with the shard's reactor. Tokio does not park idle
 //! connections.
 
+use core::convert::Infallible;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::cell::RefCell;
 use std::io;
 use std::time::Instant;
 
 use bytes::BytesMut;
 use mqtt_core::{ConnId, Shard, ShardId, Timestamp};
 use ringmq_runtime::conn::{ConnHost, ConnStream};
-use ringmq_runtime::lifecycle::{Lifecycle, ShardHost};
+use ringmq_runtime::lifecycle::ShardHost;
+use ringmq_runtime::shard::Core;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tracing::{debug, warn};
-
-pub(crate) use ringmq_runtime::conn::{ConnCtl, End};
 
 use crate::link::Handover;
 use crate::shard::ShardCtx;
@@ -55,33 +54,15 @@ impl ConnStream for Stream {
 
 impl ConnHost for ShardCtx {
     type Stream = Stream;
+    type Socket = std::net::TcpStream;
+    type Parked = Infallible;
 
-    fn shard_id(&self) -> ShardId {
-        self.id
+    fn core(&self) -> &Core<std::net::TcpStream, Infallible> {
+        self
     }
 
     fn with_shard<T>(&self, f: impl FnOnce(&mut Shard, Timestamp) -> T) -> T {
         ShardCtx::with_shard(self, f)
-    }
-
-    fn scratch(&self) -> &RefCell<Vec<u8>> {
-        &self.scratch
-    }
-
-    fn max_rx(&self) -> usize {
-        self.max_rx
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        ShardCtx::deadline(self)
-    }
-
-    fn stopping(&self) -> bool {
-        ShardCtx::stopping(self)
-    }
-
-    fn task_ended(&self, id: ConnId) {
-        ShardCtx::task_ended(self, id);
     }
 
     fn until<T>(
@@ -119,17 +100,7 @@ impl ConnHost for ShardCtx {
 }
 
 impl ShardHost for ShardCtx {
-    type Socket = std::net::TcpStream;
-
-    fn lifecycle(&self) -> &Lifecycle {
-        &self.life
-    }
-
-    fn links(&self) -> impl Iterator<Item = &crate::link::LinkOut> {
-        self.links.iter().flatten().map(|l| &**l)
-    }
-
-    fn abort_all(&self) {
-        ShardCtx::abort_all(self);
+    async fn yield_now(&self) {
+        tokio::task::yield_now().await;
     }
 }

@@ -70,7 +70,7 @@ pub(crate) async fn recv_task(
             LinkMsg::WillsDone => ctx.wills_done_from(from),
         }
     }
-    if !ctx.stopping() {
+    if !ctx.life.stopping() {
         warn!(shard = ctx.id.0, from = from.0, "link from a shard closed");
     }
 }

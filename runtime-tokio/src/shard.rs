@@ -2,33 +2,29 @@
 //! the accept loops, and the main future on the thread's current-thread tokio runtime
 //! (startup, then graceful shutdown).
 
+use core::convert::Infallible;
 use core::net::SocketAddr;
 use core::time::Duration;
-use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
-use ahash::AHashMap;
 use bytes::BytesMut;
-use mqtt_core::{AuthDecision, ConnId, Output, Shard, ShardId, ShardMsg, Timestamp};
-use mqtt_proto::ConnectReasonCode;
+use mqtt_core::{Shard, ShardId, ShardMsg, Timestamp};
 use ringmq_config::BrokerConfig;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use crate::conn::{Conn, ConnCtl, ConnTask, End, Stream};
-use crate::link::{self, Handover, LinkEnds, LinkOut};
-use crate::sync::{self, Notify};
-use ringmq_runtime::lifecycle::{self, Lifecycle};
+use crate::conn::{Conn, ConnTask, Stream};
+use crate::link::{self, Handover, LinkEnds};
+use crate::sync;
+use ringmq_runtime::lifecycle;
+use ringmq_runtime::shard::{self, Core};
 pub(crate) use ringmq_runtime::startup::Report;
 pub(crate) use ringmq_runtime::{Clock, SharedCounters};
-
-/// Size of the per-shard read buffer every connection reads into.
-const SCRATCH_SIZE: usize = 64 * 1024;
 
 /// Backlog of each listening socket.
 const LISTEN_BACKLOG: i32 = 1024;
@@ -52,28 +48,19 @@ pub(crate) struct ShardSpec {
     pub(crate) counters: Arc<SharedCounters>,
 }
 
-/// State shared by the tasks of one shard (all on one thread).
+/// State shared by the tasks of one shard (all on one thread): the shared [`Core`] (tokio
+/// parks no connection, so its table holds only live ones).
 #[derive(Debug)]
 pub(crate) struct ShardCtx {
-    pub(crate) id: ShardId,
-    /// The state machine. Borrowed only inside synchronous code, never across an await.
-    shard: RefCell<Shard>,
-    clock: Clock,
-    /// The live connections, by id.
-    conns: RefCell<AHashMap<ConnId, Rc<ConnCtl>>>,
-    next_conn: Cell<u64>,
-    /// Index = destination shard; `None` for this shard.
-    pub(crate) links: Vec<Option<Rc<LinkOut>>>,
-    /// The deadline the timer task sleeps until, and its wake-up to re-arm.
-    timer_at: Cell<Option<Timestamp>>,
-    timer_wake: Notify,
-    /// The per-shard read buffer (borrowed only within one poll).
-    pub(crate) scratch: RefCell<Vec<u8>>,
-    /// Stop reading a connection whose unconsumed input exceeds this.
-    pub(crate) max_rx: usize,
-    /// Connection tasks, shutdown and its deadline, the peers' wills-done markers.
-    pub(crate) life: Lifecycle,
-    pub(crate) counters: Arc<SharedCounters>,
+    core: Core<std::net::TcpStream, Infallible>,
+}
+
+impl core::ops::Deref for ShardCtx {
+    type Target = Core<std::net::TcpStream, Infallible>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.core
+    }
 }
 
 impl ShardCtx {
@@ -87,109 +74,15 @@ impl ShardCtx {
         let mut shard = Shard::with_shards(config.core.clone(), ShardId(index), count);
         shard.set_authenticator(config.authenticator());
         shard.set_acl(config.acl());
-        let links = (0..count)
-            .map(|i| (i != index).then(|| Rc::new(LinkOut::default())))
-            .collect();
+        let max_rx = usize::try_from(config.core.max_packet_size).unwrap_or(usize::MAX);
         Self {
-            id: ShardId(index),
-            shard: RefCell::new(shard),
-            clock,
-            conns: RefCell::new(AHashMap::new()),
-            next_conn: Cell::new(0),
-            links,
-            timer_at: Cell::new(None),
-            timer_wake: Notify::default(),
-            scratch: RefCell::new(vec![0; SCRATCH_SIZE]),
-            max_rx: usize::try_from(config.core.max_packet_size).unwrap_or(usize::MAX),
-            life: Lifecycle::default(),
-            counters,
+            core: Core::new(shard, ShardId(index), count, clock, counters, max_rx),
         }
-    }
-
-    /// Now, on the broker's clock.
-    pub(crate) fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-
-    /// Whether shutdown has begun.
-    pub(crate) fn stopping(&self) -> bool {
-        self.life.stopping()
-    }
-
-    /// When shutdown must be over, if it has begun.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.life.deadline()
     }
 
     /// Runs `f` on the shard, then dispatches its outputs.
     pub(crate) fn with_shard<T>(&self, f: impl FnOnce(&mut Shard, Timestamp) -> T) -> T {
-        let now = self.now();
-        let out = f(&mut self.shard.borrow_mut(), now);
-        self.dispatch();
-        out
-    }
-
-    /// Drains `poll_output` and acts on each output; then re-arms the timer if the shard's
-    /// next deadline moved earlier.
-    pub(crate) fn dispatch(&self) {
-        loop {
-            let out = self.shard.borrow_mut().poll_output();
-            let Some(out) = out else { break };
-            match out {
-                Output::Transmit(c) => self.signal(c, |ctl| ctl.tx_ready.set(true)),
-                Output::ResumeRead(c) => self.signal(c, |ctl| ctl.resume.set(true)),
-                Output::Close { conn, last } => {
-                    self.signal(conn, |ctl| ctl.end.set(Some(End::Close(last))));
-                }
-                Output::Handover { conn, to, buffered } => {
-                    self.signal(conn, |ctl| ctl.end.set(Some(End::Handover(to, buffered))));
-                }
-                Output::PeerReady(to) => match self.link(to) {
-                    Some(l) => l.wake.notify(),
-                    None => warn!(shard = self.id.0, to = to.0, "output for an unknown shard"),
-                },
-                Output::Auth(req) => {
-                    // The configured authenticators answer at once; an asynchronous
-                    // authentication hook does not exist yet, so a deferred request is refused.
-                    warn!(
-                        shard = self.id.0,
-                        client = %req.client_id,
-                        "deferred authentication is not supported by this runtime: refused"
-                    );
-                    let now = self.now();
-                    self.shard.borrow_mut().handle_auth(
-                        req.conn,
-                        AuthDecision::Deny(ConnectReasonCode::ServerUnavailable),
-                        now,
-                    );
-                }
-            }
-        }
-        self.rearm_timer();
-    }
-
-    fn signal(&self, conn: ConnId, f: impl FnOnce(&ConnCtl)) {
-        if let Some(ctl) = self.conns.borrow().get(&conn) {
-            f(ctl);
-            ctl.wake();
-        }
-    }
-
-    fn rearm_timer(&self) {
-        let next = self.shard.borrow().poll_timeout();
-        let earlier = match (next, self.timer_at.get()) {
-            (Some(n), Some(armed)) => n < armed,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if earlier {
-            self.timer_wake.notify();
-        }
-    }
-
-    /// The sending side of the link to `to`.
-    pub(crate) fn link(&self, to: ShardId) -> Option<&Rc<LinkOut>> {
-        self.links.get(usize::from(to.0)).and_then(Option::as_ref)
+        self.core.run(f, |_, parked, _| match parked {})
     }
 
     /// What the outbox to `to` holds, as one message (outputs dispatched).
@@ -202,25 +95,11 @@ impl ShardCtx {
         self.with_shard(|s, now| s.handle_peer(from, msg, now));
     }
 
-    /// A peer's wills have all arrived.
-    pub(crate) fn wills_done_from(&self, from: ShardId) {
-        debug!(shard = self.id.0, from = from.0, "wills done");
-        self.life.wills_done_from();
-    }
-
-    /// A fresh connection id: this shard in the high 16 bits, a counter below.
-    fn next_conn_id(&self) -> ConnId {
-        let n = self.next_conn.get() + 1;
-        self.next_conn.set(n);
-        ConnId((u64::from(self.id.0) << 48) | (n & 0xFFFF_FFFF_FFFF))
-    }
-
     /// Starts serving a socket: registers it, tells the shard (`accept` or `handover`), and
     /// spawns its task.
     fn serve(self: &Rc<Self>, stream: TcpStream, peer: Option<SocketAddr>, rx: Option<BytesMut>) {
         let id = self.next_conn_id();
-        let ctl = Rc::new(ConnCtl::default());
-        self.conns.borrow_mut().insert(id, ctl.clone());
+        let ctl = self.register(id);
         let mut rx = rx;
         match &mut rx {
             None => self.with_shard(|s, now| s.handle_accept(id, peer, now)),
@@ -231,20 +110,6 @@ impl ShardCtx {
         self.life.task_started();
         let task = ConnTask::new(Conn::new(id, Stream(stream), rx), self.clone(), ctl);
         drop(tokio::task::spawn_local(task));
-    }
-
-    /// A connection's task has ended (its connection is closed or moved).
-    pub(crate) fn task_ended(&self, id: ConnId) {
-        self.conns.borrow_mut().remove(&id);
-        self.life.task_ended();
-    }
-
-    /// Ends every connection task at once (the shard is stopping).
-    pub(crate) fn abort_all(&self) {
-        for ctl in self.conns.borrow().values() {
-            ctl.abort.set(true);
-            ctl.wake();
-        }
     }
 
     /// Adopts a connection handed over by another shard.
@@ -342,7 +207,7 @@ async fn main(spec: ShardSpec) {
             receiver,
         )));
     }
-    tasks.push(tokio::task::spawn_local(timer_task(ctx.clone())));
+    tasks.push(tokio::task::spawn_local(shard::timer_task(ctx.clone())));
     let accepting: Vec<_> = listeners
         .into_iter()
         .map(|(l, _)| tokio::task::spawn_local(accept_loop(ctx.clone(), l)))
@@ -366,30 +231,6 @@ async fn main(spec: ShardSpec) {
         let _ = t.await;
     }
     info!(shard = ctx.id.0, "shard stopped");
-}
-
-/// Fires the shard's timers: sleeps until `poll_timeout`, woken early when a dispatch moves
-/// the deadline earlier.
-async fn timer_task(ctx: Rc<ShardCtx>) {
-    loop {
-        let next = ctx.shard.borrow().poll_timeout();
-        ctx.timer_at.set(next);
-        match next {
-            None => ctx.timer_wake.notified().await,
-            Some(at) if at > ctx.now() => {
-                let until = ctx.clock.instant(at);
-                tokio::select! {
-                    () = sync::sleep_until(until) => {}
-                    () = ctx.timer_wake.notified() => {}
-                }
-            }
-            Some(_) => {
-                ctx.timer_at.set(None);
-                ctx.with_shard(|s, now| s.handle_timeout(now));
-                tokio::task::yield_now().await;
-            }
-        }
-    }
 }
 
 /// Accepts connections on one listener until shutdown begins.

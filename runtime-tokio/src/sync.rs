@@ -1,9 +1,7 @@
-//! Timers of one shard on tokio; the wake-ups between its tasks come from `ringmq-runtime`.
+//! Timers of one shard on tokio (the wake-ups between its tasks are `ringmq_runtime::sync`'s).
 
 use core::future::Future;
 use std::time::Instant;
-
-pub(crate) use ringmq_runtime::sync::Notify;
 
 /// Sleeps until `deadline` (returns at once if it has passed).
 pub(crate) async fn sleep_until(deadline: Instant) {
