@@ -65,7 +65,35 @@ pub struct SharedCounters {
     pub unparked: AtomicU64,
 }
 
+/// Counters of the runtime (broker-wide, since start): what `BrokerHandle::counters` returns,
+/// the same on both runtimes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Connections accepted by a listener.
+    pub accepted: u64,
+    /// Connections a shard handed over to their home shard.
+    pub handed_over: u64,
+    /// Handed-over connections their home shard adopted.
+    pub adopted: u64,
+    /// Idle connections parked (task and socket freed; see `runtime.park_idle_ms`). Always 0
+    /// on tokio, which does not park.
+    pub parked: u64,
+    /// Parked connections served again (input, output, or their end).
+    pub unparked: u64,
+}
+
 impl SharedCounters {
+    /// The counters now.
+    pub fn snapshot(&self) -> Counters {
+        Counters {
+            accepted: Self::get(&self.accepted),
+            handed_over: Self::get(&self.handed_over),
+            adopted: Self::get(&self.adopted),
+            parked: Self::get(&self.parked),
+            unparked: Self::get(&self.unparked),
+        }
+    }
+
     /// Adds one to a counter.
     #[inline]
     pub fn bump(counter: &AtomicU64) {

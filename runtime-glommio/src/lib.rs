@@ -72,7 +72,6 @@ use core::net::SocketAddr;
 use core::time::Duration;
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -96,20 +95,7 @@ const JOIN_MARGIN: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct Broker;
 
-/// Counters of the runtime (broker-wide, since start).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Connections accepted by a listener.
-    pub accepted: u64,
-    /// Connections a shard handed over to their home shard.
-    pub handed_over: u64,
-    /// Handed-over connections their home shard adopted.
-    pub adopted: u64,
-    /// Idle connections parked (task and glommio socket freed; see `runtime.park_idle_ms`).
-    pub parked: u64,
-    /// Parked connections served again (input, output, or their end).
-    pub unparked: u64,
-}
+pub use ringmq_runtime::Counters;
 
 /// A running broker: its addresses, and the way to stop it.
 ///
@@ -207,14 +193,7 @@ impl BrokerHandle {
 
     /// The runtime's counters so far.
     pub fn counters(&self) -> Counters {
-        let c = &self.counters;
-        Counters {
-            accepted: c.accepted.load(Ordering::Relaxed),
-            handed_over: c.handed_over.load(Ordering::Relaxed),
-            adopted: c.adopted.load(Ordering::Relaxed),
-            parked: c.parked.load(Ordering::Relaxed),
-            unparked: c.unparked.load(Ordering::Relaxed),
-        }
+        self.counters.snapshot()
     }
 
     /// A trigger that starts the shutdown from another thread.

@@ -36,7 +36,6 @@ mod sync;
 use core::net::SocketAddr;
 use core::time::Duration;
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -56,16 +55,7 @@ const JOIN_MARGIN: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct Broker;
 
-/// Counters of the runtime (broker-wide, since start).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Connections accepted by a listener.
-    pub accepted: u64,
-    /// Connections a shard handed over to their home shard.
-    pub handed_over: u64,
-    /// Handed-over connections their home shard adopted.
-    pub adopted: u64,
-}
+pub use ringmq_runtime::Counters;
 
 /// A running broker: its addresses, and the way to stop it.
 ///
@@ -154,12 +144,7 @@ impl BrokerHandle {
 
     /// The runtime's counters so far.
     pub fn counters(&self) -> Counters {
-        let c = &self.counters;
-        Counters {
-            accepted: c.accepted.load(Ordering::Relaxed),
-            handed_over: c.handed_over.load(Ordering::Relaxed),
-            adopted: c.adopted.load(Ordering::Relaxed),
-        }
+        self.counters.snapshot()
     }
 
     /// A trigger that starts the shutdown from another thread.

@@ -101,28 +101,12 @@ impl BrokerHandle {
         })
     }
 
-    /// The runtime's connection counters.
+    /// The runtime's connection counters (one type on both runtimes).
     pub fn counters(&self) -> Counters {
         match self {
             #[cfg(target_os = "linux")]
-            Self::Glommio(h) => {
-                let c = h.counters();
-                Counters {
-                    accepted: c.accepted,
-                    handed_over: c.handed_over,
-                    adopted: c.adopted,
-                    parked: c.parked,
-                }
-            }
-            Self::Tokio(h) => {
-                let c = h.counters();
-                Counters {
-                    accepted: c.accepted,
-                    handed_over: c.handed_over,
-                    adopted: c.adopted,
-                    parked: 0,
-                }
-            }
+            Self::Glommio(h) => h.counters(),
+            Self::Tokio(h) => h.counters(),
         }
     }
 }
@@ -147,17 +131,7 @@ impl ShutdownTrigger {
 }
 
 /// Connection counters of either runtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counters {
-    /// Connections accepted by a listener.
-    pub accepted: u64,
-    /// Connections handed over to their home shard.
-    pub handed_over: u64,
-    /// Handed-over connections adopted by their home shard.
-    pub adopted: u64,
-    /// Idle connections parked (glommio; always 0 on tokio, which does not park).
-    pub parked: u64,
-}
+pub use runtime_tokio::Counters;
 
 /// Starts a broker on the thread's runtime ([`runtime`]) and returns its start-up error as is.
 pub fn try_start_broker(cfg: BrokerConfig) -> std::io::Result<BrokerHandle> {
