@@ -1,5 +1,6 @@
-//! One shard's executor: the [`ShardCtx`] its tasks share, the output dispatch, the timer
-//! task, the accept loops, and the executor's main future (startup, then graceful shutdown).
+//! One shard's executor: the [`ShardCtx`] its tasks share (`ringmq_runtime::shard::Core`,
+//! whose dispatch wakes parked connections here, plus the parking), the accept loops, and the
+//! executor's main future (startup; the timer task, links and parking; graceful shutdown).
 
 use core::net::SocketAddr;
 use core::time::Duration;

@@ -1,6 +1,6 @@
-//! One shard's thread: the [`ShardCtx`] its tasks share, the output dispatch, the timer task,
-//! the accept loops, and the main future on the thread's current-thread tokio runtime
-//! (startup, then graceful shutdown).
+//! One shard's thread: the [`ShardCtx`] its tasks share (`ringmq_runtime::shard::Core`), the
+//! accept loops, and the main future on the thread's current-thread tokio runtime (startup;
+//! the timer task and links; graceful shutdown).
 
 use core::convert::Infallible;
 use core::net::SocketAddr;
