@@ -1,5 +1,5 @@
 //! Shutdown releases every descriptor the broker opened, on both runtimes: listeners,
-//! connections (parked ones too, on glommio), handed-over sockets, and the runtime's own
+//! connections (parked ones too), handed-over sockets, and the runtime's own
 //! epoll sets, io_uring instances and eventfds. Alone in its test binary (one test), so that
 //! no other test opens descriptors meanwhile.
 #![cfg(target_os = "linux")]
@@ -66,11 +66,8 @@ fn closes_every_descriptor(rt: Runtime) {
             .map(|i| Client::connect(a, &format!("fd-{rt:?}-{shards}-{i}"), V5))
             .collect();
         clients[0].subscribe("fd/t", QoS::AtLeastOnce);
-        // On glommio every connection parks; then some end (parked, on glommio), the others
-        // with the shutdown.
-        if rt == Runtime::Glommio {
-            wait_for("10 parked connections", || broker.counters().parked == 10);
-        }
+        // Every connection parks; then some end while parked, the others with the shutdown.
+        wait_for("10 parked connections", || broker.counters().parked == 10);
         let open = open_fds(rt).len();
         for c in clients.drain(5..) {
             c.drop_abruptly();

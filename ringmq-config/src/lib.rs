@@ -76,7 +76,8 @@ pub struct RuntimeConfig {
     pub channel_capacity: usize,
     /// A connection with nothing to read or write for this long, in milliseconds, is parked:
     /// the runtime keeps only its socket, watched by one epoll set per shard, and frees its
-    /// task and readiness poll until it has input or output again (0: never park).
+    /// task and readiness poll until it has input or output again (0: never park). Both
+    /// runtimes park; tokio only on Linux (elsewhere the setting is ignored).
     pub park_idle_ms: u64,
     /// How long an executor keeps polling for work before it sleeps in the kernel, in
     /// microseconds (glommio `spin_before_park`). Spinning saves the wake-up (tens of µs on a

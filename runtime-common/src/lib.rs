@@ -59,9 +59,9 @@ pub struct SharedCounters {
     pub handed_over: AtomicU64,
     /// Handed-over connections their home shard adopted.
     pub adopted: AtomicU64,
-    /// Idle connections parked (glommio).
+    /// Idle connections parked (glommio, and tokio on Linux).
     pub parked: AtomicU64,
-    /// Parked connections served again (glommio).
+    /// Parked connections served again.
     pub unparked: AtomicU64,
 }
 
@@ -76,7 +76,7 @@ pub struct Counters {
     /// Handed-over connections their home shard adopted.
     pub adopted: u64,
     /// Idle connections parked (task and socket freed; see `runtime.park_idle_ms`). Always 0
-    /// on tokio, which does not park.
+    /// on tokio outside Linux, where it does not park.
     pub parked: u64,
     /// Parked connections served again (input, output, or their end).
     pub unparked: u64,

@@ -4,8 +4,8 @@
 //! links; and the timer task ([`timer_task`]).
 //!
 //! A runtime's shard context holds a `Core` and adds what is its own: how a task is spawned,
-//! sockets, and (glommio) parking. `S` is how a socket travels between shards; `P` is what the
-//! table keeps of a parked connection (`Infallible` where the runtime does not park).
+//! sockets, and parking. `S` is how a socket travels between shards; `P` is what the table
+//! keeps of a parked connection (its descriptor; `Infallible` where the runtime does not park).
 
 use core::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -112,6 +112,28 @@ impl<S, P> Core<S, P> {
             life: Lifecycle::default(),
             counters,
         }
+    }
+
+    /// The state of shard `id` of `count` as `config` asks: its authenticator and ACL, and
+    /// input paused past the maximum packet size.
+    pub fn from_config(
+        config: &ringmq_config::BrokerConfig,
+        id: ShardId,
+        count: u16,
+        clock: Clock,
+        counters: Arc<SharedCounters>,
+    ) -> Self {
+        let mut shard = Shard::with_shards(config.core.clone(), id, count);
+        shard.set_authenticator(config.authenticator());
+        shard.set_acl(config.acl());
+        let max_rx = usize::try_from(config.core.max_packet_size).unwrap_or(usize::MAX);
+        Self::new(shard, id, count, clock, counters, max_rx)
+    }
+
+    /// Keeps a parked connection in the table (the runtime has put it in its epoll set).
+    pub fn hold_parked(&self, id: ConnId, parked: P) {
+        self.conns.borrow_mut().insert(id, Slot::Parked(parked));
+        SharedCounters::bump(&self.counters.parked);
     }
 
     /// Now, on the broker's clock.
@@ -247,10 +269,59 @@ impl<S, P> Core<S, P> {
         }
     }
 
+    /// Takes a parked connection out of the table (to serve it again); `None` if it is not
+    /// parked.
+    pub fn take_parked(&self, id: ConnId) -> Option<P> {
+        let mut conns = self.conns.borrow_mut();
+        if !matches!(conns.get(&id), Some(Slot::Parked(_))) {
+            return None;
+        }
+        match conns.remove(&id) {
+            Some(Slot::Parked(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The ids of the parked connections.
+    pub fn parked_ids(&self) -> Vec<ConnId> {
+        self.conns
+            .borrow()
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Parked(_)))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// One sweep of idle connections: each live one counts a quiet sweep, or asks to park
+    /// after two ([`ConnCtl::sweep`]).
+    pub fn sweep(&self) {
+        for slot in self.conns.borrow().values() {
+            if let Slot::Live(ctl) = slot {
+                ctl.sweep();
+            }
+        }
+    }
+
     /// A peer's wills have all arrived.
     pub fn wills_done_from(&self, from: ShardId) {
         debug!(shard = self.id.0, from = from.0, "wills done");
         self.life.wills_done_from();
+    }
+}
+
+/// Every half idle time, asks the connections that stayed quiet since the sweep before the
+/// last one to park ([`Core::sweep`]), until shutdown begins.
+pub async fn sweep_task<H: ShardHost>(ctx: Rc<H>, idle: core::time::Duration) {
+    let period = (idle / 2).max(core::time::Duration::from_millis(1));
+    let core = ctx.core();
+    while !core.life.stopping() {
+        let _ = ctx
+            .until(
+                std::time::Instant::now() + period,
+                core::future::pending::<()>(),
+            )
+            .await;
+        core.sweep();
     }
 }
 

@@ -35,13 +35,11 @@
 //! than the idle time, pays one wake per message: bounded by 1 / `park_idle_ms` wakes a second
 //! per connection.
 
-use core::time::Duration;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use futures_lite::AsyncReadExt;
 use mqtt_core::ConnId;
@@ -176,15 +174,5 @@ pub(crate) async fn ready_task(ctx: Rc<ShardCtx>, mut from_thread: glommio::net:
             "the epoll thread of parked connections stopped: parking is off"
         );
         ctx.parking_failed();
-    }
-}
-
-/// Every half idle time, asks the connections that stayed quiet since the sweep before the
-/// last one to park.
-pub(crate) async fn sweep_task(ctx: Rc<ShardCtx>, idle: Duration) {
-    let period = (idle / 2).max(Duration::from_millis(1));
-    while !ctx.life.stopping() {
-        crate::sync::sleep_until(Instant::now() + period).await;
-        ctx.sweep();
     }
 }

@@ -23,7 +23,7 @@ use crate::link::{self, Handover, LinkEnds};
 use crate::park::{self, Parking};
 use crate::sync;
 use ringmq_runtime::lifecycle;
-use ringmq_runtime::shard::{self, Core, Signal, Slot};
+use ringmq_runtime::shard::{self, Core, Signal};
 pub(crate) use ringmq_runtime::startup::Report;
 pub(crate) use ringmq_runtime::{Clock, SharedCounters};
 
@@ -71,21 +71,10 @@ impl core::ops::Deref for ShardCtx {
 
 impl ShardCtx {
     fn new(spec: &ShardSpec, me: Weak<Self>, parking: Option<Parking>) -> Self {
-        let config = &spec.config;
-        let mut shard = Shard::with_shards(config.core.clone(), ShardId(spec.index), spec.count);
-        shard.set_authenticator(config.authenticator());
-        shard.set_acl(config.acl());
-        let max_rx = usize::try_from(config.core.max_packet_size).unwrap_or(usize::MAX);
         let id = ShardId(spec.index);
+        let counters = spec.counters.clone();
         Self {
-            core: Core::new(
-                shard,
-                id,
-                spec.count,
-                spec.clock,
-                spec.counters.clone(),
-                max_rx,
-            ),
+            core: Core::from_config(&spec.config, id, spec.count, spec.clock, counters),
             me,
             parking,
             parking_failed: Cell::new(false),
@@ -111,8 +100,7 @@ impl ShardCtx {
         });
         match registered {
             Ok(fd) => {
-                self.conns.borrow_mut().insert(id, Slot::Parked(fd));
-                SharedCounters::bump(&self.counters.parked);
+                self.hold_parked(id, fd);
                 true
             }
             Err(e) => {
@@ -125,12 +113,8 @@ impl ShardCtx {
 
     /// The epoll set reports a parked connection readable (or closed): wake it.
     pub(crate) fn input_ready(&self, id: ConnId) {
-        let mut conns = self.conns.borrow_mut();
-        if matches!(conns.get(&id), Some(Slot::Parked(_))) {
-            if let Some(Slot::Parked(fd)) = conns.remove(&id) {
-                drop(conns);
-                self.unpark(id, fd, None);
-            }
+        if let Some(fd) = self.take_parked(id) {
+            self.unpark(id, fd, None);
         }
     }
 
@@ -169,24 +153,8 @@ impl ShardCtx {
     /// not learn of their input).
     pub(crate) fn parking_failed(&self) {
         self.parking_failed.set(true);
-        let parked: Vec<ConnId> = self
-            .conns
-            .borrow()
-            .iter()
-            .filter(|(_, slot)| matches!(slot, Slot::Parked(_)))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in parked {
+        for id in self.parked_ids() {
             self.input_ready(id);
-        }
-    }
-
-    /// One sweep of idle connections (`park.rs`).
-    pub(crate) fn sweep(&self) {
-        for slot in self.conns.borrow().values() {
-            if let Slot::Live(ctl) = slot {
-                ctl.sweep();
-            }
         }
     }
 
@@ -318,7 +286,7 @@ async fn main(spec: ShardSpec) -> Option<park::ParkThread> {
             ctx.clone(),
             from_thread,
         )));
-        tasks.push(glommio::spawn_local(park::sweep_task(ctx.clone(), idle)));
+        tasks.push(glommio::spawn_local(shard::sweep_task(ctx.clone(), idle)));
     }
     let accepting: Vec<_> = listeners
         .into_iter()

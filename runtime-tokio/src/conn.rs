@@ -4,10 +4,10 @@
 //! (the std socket, taken out of this shard's reactor) to its home shard.
 //!
 //! Per idle connection the runtime keeps: the task, a `ConnCtl` in the shard's table, and
-//! tokio's registration of the socket with the shard's reactor. Tokio does not park idle
-//! connections.
+//! tokio's registration of the socket with the shard's reactor. Once idle for
+//! `runtime.park_idle_ms` the task ends and leaves only the descriptor in the table
+//! (`park.rs`, Linux).
 
-use core::convert::Infallible;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -55,9 +55,9 @@ impl ConnStream for Stream {
 impl ConnHost for ShardCtx {
     type Stream = Stream;
     type Socket = std::net::TcpStream;
-    type Parked = Infallible;
+    type Parked = crate::shard::Parked;
 
-    fn core(&self) -> &Core<std::net::TcpStream, Infallible> {
+    fn core(&self) -> &Core<std::net::TcpStream, crate::shard::Parked> {
         self
     }
 
@@ -96,6 +96,11 @@ impl ConnHost for ShardCtx {
             }
             Err(e) => warn!(shard = self.id.0, error = %e, "handover failed: closed"),
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn park(&self, id: ConnId, stream: &Stream) -> bool {
+        ShardCtx::park(self, id, &stream.0)
     }
 }
 

@@ -30,6 +30,8 @@
 pub mod client;
 mod conn;
 mod link;
+#[cfg(target_os = "linux")]
+mod park;
 mod shard;
 mod sync;
 

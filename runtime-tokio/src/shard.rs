@@ -2,7 +2,6 @@
 //! accept loops, and the main future on the thread's current-thread tokio runtime (startup;
 //! the timer task and links; graceful shutdown).
 
-use core::convert::Infallible;
 use core::net::SocketAddr;
 use core::time::Duration;
 use std::io;
@@ -48,15 +47,33 @@ pub(crate) struct ShardSpec {
     pub(crate) counters: Arc<SharedCounters>,
 }
 
-/// State shared by the tasks of one shard (all on one thread): the shared [`Core`] (tokio
-/// parks no connection, so its table holds only live ones).
+/// What the connection table keeps of a parked connection: its descriptor (Linux); nothing
+/// elsewhere, where connections do not park.
+#[cfg(target_os = "linux")]
+pub(crate) type Parked = std::os::fd::OwnedFd;
+/// What the connection table keeps of a parked connection: its descriptor (Linux); nothing
+/// elsewhere, where connections do not park.
+#[cfg(not(target_os = "linux"))]
+pub(crate) type Parked = core::convert::Infallible;
+
+/// State shared by the tasks of one shard (all on one thread): the shared [`Core`], and (on
+/// Linux) the parking of idle connections (`park.rs`).
 #[derive(Debug)]
 pub(crate) struct ShardCtx {
-    core: Core<std::net::TcpStream, Infallible>,
+    core: Core<std::net::TcpStream, Parked>,
+    /// Itself, to spawn the task of a connection that wakes from parking.
+    #[cfg(target_os = "linux")]
+    pub(crate) me: std::rc::Weak<ShardCtx>,
+    /// The epoll set of parked connections (`None`: parking is off).
+    #[cfg(target_os = "linux")]
+    pub(crate) parking: Option<crate::park::Parking>,
+    /// The epoll set failed: park no more.
+    #[cfg(target_os = "linux")]
+    pub(crate) parking_failed: core::cell::Cell<bool>,
 }
 
 impl core::ops::Deref for ShardCtx {
-    type Target = Core<std::net::TcpStream, Infallible>;
+    type Target = Core<std::net::TcpStream, Parked>;
 
     fn deref(&self) -> &Self::Target {
         &self.core
@@ -65,24 +82,32 @@ impl core::ops::Deref for ShardCtx {
 
 impl ShardCtx {
     fn new(
-        index: u16,
-        count: u16,
-        config: &BrokerConfig,
-        clock: Clock,
-        counters: Arc<SharedCounters>,
+        spec: &ShardSpec,
+        #[cfg(target_os = "linux")] me: std::rc::Weak<ShardCtx>,
+        #[cfg(target_os = "linux")] parking: Option<crate::park::Parking>,
     ) -> Self {
-        let mut shard = Shard::with_shards(config.core.clone(), ShardId(index), count);
-        shard.set_authenticator(config.authenticator());
-        shard.set_acl(config.acl());
-        let max_rx = usize::try_from(config.core.max_packet_size).unwrap_or(usize::MAX);
+        let id = ShardId(spec.index);
+        let counters = spec.counters.clone();
         Self {
-            core: Core::new(shard, ShardId(index), count, clock, counters, max_rx),
+            core: Core::from_config(&spec.config, id, spec.count, spec.clock, counters),
+            #[cfg(target_os = "linux")]
+            me,
+            #[cfg(target_os = "linux")]
+            parking,
+            #[cfg(target_os = "linux")]
+            parking_failed: core::cell::Cell::new(false),
         }
     }
 
-    /// Runs `f` on the shard, then dispatches its outputs.
+    /// Runs `f` on the shard, then dispatches its outputs (waking parked connections the
+    /// outputs are for).
     pub(crate) fn with_shard<T>(&self, f: impl FnOnce(&mut Shard, Timestamp) -> T) -> T {
-        self.core.run(f, |_, parked, _| match parked {})
+        #[cfg(target_os = "linux")]
+        return self
+            .core
+            .run(f, |id, fd, signal| self.unpark(id, fd, signal));
+        #[cfg(not(target_os = "linux"))]
+        return self.core.run(f, |_, parked, _| match parked {});
     }
 
     /// What the outbox to `to` holds, as one message (outputs dispatched).
@@ -159,6 +184,25 @@ fn binds_listeners(index: u16) -> bool {
 /// The shard's main future: binds, serves until the control channel says stop (or its
 /// sender goes away), then shuts down gracefully.
 async fn main(spec: ShardSpec) {
+    #[cfg(target_os = "linux")]
+    let idle = Duration::from_millis(spec.config.runtime.park_idle_ms);
+    #[cfg(target_os = "linux")]
+    let ctx = {
+        let parking = if idle.is_zero() {
+            None
+        } else {
+            match crate::park::Parking::new() {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    warn!(shard = spec.index, error = %e, "cannot park idle connections");
+                    None
+                }
+            }
+        };
+        Rc::new_cyclic(|me| ShardCtx::new(&spec, me.clone(), parking))
+    };
+    #[cfg(not(target_os = "linux"))]
+    let ctx = Rc::new(ShardCtx::new(&spec));
     let ShardSpec {
         index,
         count,
@@ -166,11 +210,9 @@ async fn main(spec: ShardSpec) {
         addrs,
         links,
         mut control,
-        clock,
         report,
-        counters,
+        ..
     } = spec;
-    let ctx = Rc::new(ShardCtx::new(index, count, &config, clock, counters));
     let mut listeners = Vec::with_capacity(addrs.len());
     if binds_listeners(index) {
         for addr in &addrs {
@@ -208,6 +250,16 @@ async fn main(spec: ShardSpec) {
         )));
     }
     tasks.push(tokio::task::spawn_local(shard::timer_task(ctx.clone())));
+    #[cfg(target_os = "linux")]
+    if ctx.parking.is_some() {
+        tasks.push(tokio::task::spawn_local(crate::park::ready_task(
+            ctx.clone(),
+        )));
+        tasks.push(tokio::task::spawn_local(shard::sweep_task(
+            ctx.clone(),
+            idle,
+        )));
+    }
     let accepting: Vec<_> = listeners
         .into_iter()
         .map(|(l, _)| tokio::task::spawn_local(accept_loop(ctx.clone(), l)))

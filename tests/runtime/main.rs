@@ -1,5 +1,5 @@
 //! The runtimes' own tests, one copy run on both: listeners, connect, pub/sub, handover,
-//! backpressure, timers, shutdown (and glommio's parking). Each `on_both!` test runs on
+//! backpressure, timers, shutdown, parking (Linux). Each `on_both!` test runs on
 //! glommio (Linux) and on tokio; `tests/runtime_fd_release.rs` counts descriptors alone in its
 //! process.
 #![allow(
